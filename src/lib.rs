@@ -8,4 +8,12 @@
 //!
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
+pub mod aws;
+pub mod error;
 pub mod format;
+pub mod kms;
+pub mod location;
+pub mod posture;
+pub mod transfer;
+
+pub use error::{Error, ErrorClass, Result};

@@ -1,0 +1,268 @@
+//! Building AWS clients the way AWS tools behave: the standard credential chain and profiles,
+//! regions, `--endpoint-url` and the `AWS_ENDPOINT_URL*` variables, and `--ca-bundle` /
+//! `AWS_CA_BUNDLE` (which the Rust SDK does not read by itself). HTTPS is the only transport:
+//! plain-HTTP endpoints are refused up front, and an interceptor refuses any request that would
+//! still leave over plain HTTP.
+//!
+//! Also here: turning SDK errors into [`Error`]s with a cause and a hint.
+
+use std::path::PathBuf;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::{Intercept, RuntimeComponents};
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{Error, Result};
+
+/// Connection settings from the command line (each falls back to the usual AWS variables).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// Endpoint for both S3 and KMS (`AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL_KMS` still win
+    /// for their own service when this is not given).
+    pub endpoint_url: Option<String>,
+    /// PEM file of CA certificates that replaces the system roots (as in the AWS CLI).
+    pub ca_bundle: Option<PathBuf>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// The clients s3seal talks to.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub config: SdkConfig,
+}
+
+const ENDPOINT_VARS: [&str; 3] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_KMS",
+];
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Refuses anything but an `https://` URL, naming where it came from.
+pub fn require_https(url: &str, source: &str) -> Result<()> {
+    if url.to_ascii_lowercase().starts_with("https://") {
+        return Ok(());
+    }
+    if url.to_ascii_lowercase().starts_with("http://") {
+        return Err(Error::usage_hint(
+            format!("refusing plain-HTTP endpoint {url} (from {source}): s3seal only talks HTTPS"),
+            "use an https:// endpoint; for a private endpoint with its own CA, pass --ca-bundle FILE or set AWS_CA_BUNDLE",
+        ));
+    }
+    Err(Error::usage_hint(
+        format!("endpoint {url:?} (from {source}) is not an https:// URL"),
+        "write endpoints as https://HOST[:PORT]",
+    ))
+}
+
+/// The CA bundle to use, if any: `--ca-bundle`, else `AWS_CA_BUNDLE`.
+pub fn ca_bundle_path(settings: &AwsSettings) -> Option<PathBuf> {
+    settings
+        .ca_bundle
+        .clone()
+        .or_else(|| env_nonempty("AWS_CA_BUNDLE").map(PathBuf::from))
+}
+
+/// An HTTPS client trusting exactly the certificates in `path`.
+pub fn https_client_with_ca(
+    path: &std::path::Path,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::usage_hint(
+            format!("cannot read CA bundle {}: {e}", path.display()),
+            "--ca-bundle / AWS_CA_BUNDLE must name a PEM file of CA certificates",
+        )
+    })?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(Error::usage(format!(
+            "CA bundle {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    let trust = tls::TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(pem);
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| Error::usage(format!("CA bundle {}: {e}", path.display())))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
+}
+
+/// Refuses to send any request over plain HTTP, whatever configured the endpoint (a profile's
+/// `endpoint_url`, a variable we did not check, a redirect in the resolver).
+#[derive(Debug)]
+struct HttpsOnly;
+
+impl Intercept for HttpsOnly {
+    fn name(&self) -> &'static str {
+        "s3seal::HttpsOnly"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let uri = context.request().uri();
+        if uri.to_ascii_lowercase().starts_with("https://") {
+            Ok(())
+        } else {
+            Err(format!("refusing to send a request over plain HTTP to {uri}").into())
+        }
+    }
+}
+
+/// Whether S3 requests go to a custom endpoint (then path-style addressing is used, since
+/// `BUCKET.127.0.0.1` cannot resolve).
+fn s3_has_custom_endpoint(settings: &AwsSettings, config: &SdkConfig) -> bool {
+    settings.endpoint_url.is_some()
+        || env_nonempty("AWS_ENDPOINT_URL_S3").is_some()
+        || config.endpoint_url().is_some()
+}
+
+/// Loads configuration and builds the S3 and KMS clients.
+pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
+    if let Some(url) = &settings.endpoint_url {
+        require_https(url, "--endpoint-url")?;
+    }
+    for var in ENDPOINT_VARS {
+        if let Some(url) = env_nonempty(var) {
+            require_https(&url, var)?;
+        }
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(path) = ca_bundle_path(settings) {
+        loader = loader.http_client(https_client_with_ca(&path)?);
+    }
+    let mut config = loader.load().await;
+    if let Some(url) = config.endpoint_url() {
+        require_https(url, "the AWS configuration")?;
+    }
+    if config.region().is_none() {
+        let custom = settings.endpoint_url.is_some()
+            || ENDPOINT_VARS.iter().any(|v| env_nonempty(v).is_some());
+        if !custom {
+            return Err(Error::usage_hint(
+                "no AWS region configured",
+                "pass --region REGION, or set AWS_REGION or a region in your AWS profile",
+            ));
+        }
+        // A custom endpoint without a region: sign for us-east-1, as most S3-compatible
+        // servers expect.
+        config = config
+            .into_builder()
+            .region(Region::new("us-east-1"))
+            .build();
+    }
+    let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(s3_has_custom_endpoint(settings, &config))
+        .interceptor(HttpsOnly)
+        .build();
+    let kms_config = aws_sdk_kms::config::Builder::from(&config)
+        .interceptor(HttpsOnly)
+        .build();
+    Ok(Aws {
+        s3: aws_sdk_s3::Client::from_conf(s3_config),
+        kms: aws_sdk_kms::Client::from_conf(kms_config),
+        config,
+    })
+}
+
+/// The text of an error and all its sources, for matching and for messages.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// A failure that never reached the service (no credentials, TLS, connection, timeout), turned
+/// into a clear error; `None` for errors the service answered, which callers map by code.
+pub(crate) fn transport_error<E, R>(operation: &str, err: &SdkError<E, R>) -> Option<Error>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if matches!(err, SdkError::ServiceError(_)) {
+        return None;
+    }
+    let chain = error_chain(err);
+    let lower = chain.to_ascii_lowercase();
+    let (message, hint) = if lower.contains("refusing to send a request over plain http") {
+        (
+            format!("{operation}: {chain}"),
+            "s3seal only talks HTTPS; use an https:// endpoint".to_string(),
+        )
+    } else if lower.contains("credentials") && !lower.contains("invalid") {
+        (
+            format!("{operation}: no AWS credentials found"),
+            "configure credentials as for the AWS CLI: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or --profile, SSO, or an instance role".to_string(),
+        )
+    } else if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("tls")
+    {
+        (
+            format!("{operation}: TLS failure: {chain}"),
+            "the server's certificate is not trusted; for a private CA pass --ca-bundle FILE or set AWS_CA_BUNDLE".to_string(),
+        )
+    } else if matches!(err, SdkError::TimeoutError(_))
+        || lower.contains("timed out")
+        || lower.contains("timeout")
+    {
+        (
+            format!("{operation}: timed out: {chain}"),
+            "check the network and the endpoint; try again".to_string(),
+        )
+    } else {
+        (
+            format!("{operation}: {chain}"),
+            "check the endpoint, network and credentials; try again".to_string(),
+        )
+    };
+    Some(Error::runtime_hint(message, hint))
+}
+
+/// Error code, message and HTTP status of a service error.
+pub(crate) fn service_error_parts<E, R>(err: &SdkError<E, R>) -> (String, String)
+where
+    E: ProvideErrorMetadata,
+{
+    let code = err.code().unwrap_or("Unknown").to_string();
+    let message = err.message().unwrap_or("").to_string();
+    (code, message)
+}

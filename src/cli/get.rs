@@ -1,0 +1,115 @@
+//! `s3seal get s3://BUCKET/KEY DST`: download, verify and decrypt an object to a file or stdout.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use s3seal::kms::KmsKeyring;
+use s3seal::location::ObjectLocation;
+use s3seal::transfer::download::{DownloadRequest, S3Object, Sink, download};
+use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
+use s3seal::{Error, Result};
+
+use super::{GlobalArgs, parse_pair, parse_size, progress};
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// Object to read, s3://BUCKET/KEY
+    src: String,
+    /// Destination file (written only when every byte verified), a directory, or - for stdout
+    dst: String,
+    /// Encryption-context pair the object must carry (repeatable)
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    /// Only plaintext bytes START-END (inclusive, like HTTP ranges; END may be omitted)
+    #[arg(long, value_name = "START-END", value_parser = parse_range)]
+    range: Option<(u64, Option<u64>)>,
+    /// Accept an object that was written for another bucket/key (a deliberate copy or move)
+    #[arg(long)]
+    allow_relocated: bool,
+    /// Ranged GETs in flight
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Bytes per ranged GET
+    #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
+    part_size: u64,
+    /// No progress bar or summary
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?} is not START-END"))?;
+    let start: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: START must be a number"))?;
+    let end = if b.trim().is_empty() {
+        None
+    } else {
+        let end: u64 = b
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: END must be a number"))?;
+        if end < start {
+            return Err(format!("{s:?}: END is before START"));
+        }
+        Some(end)
+    };
+    Ok((start, end))
+}
+
+pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
+    let src = ObjectLocation::parse(&args.src)?;
+    if args.concurrency == 0 {
+        return Err(Error::usage("--concurrency must be at least 1"));
+    }
+    let sink = if args.dst == "-" {
+        Sink::Stdout
+    } else {
+        Sink::File(PathBuf::from(&args.dst))
+    };
+    let aws = s3seal::aws::connect(&global.aws_settings()).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let request = DownloadRequest {
+        expected_context: args.context,
+        allow_relocated: args.allow_relocated,
+        range: args.range,
+        concurrency: args.concurrency,
+        unit_bytes: args.part_size,
+    };
+    let reader = S3Object {
+        aws: &aws,
+        location: src.clone(),
+    };
+    let progress = progress::reporter(args.quiet, "opening");
+    let outcome = download(&reader, &keyring, &request, &sink, progress, cancel).await?;
+    if !args.quiet && !matches!(sink, Sink::Stdout) {
+        eprintln!(
+            "opened {src} -> {} ({} bytes, {} chunks verified)",
+            outcome
+                .destination
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            outcome.bytes_written,
+            outcome.chunks_verified
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("0-99"), Ok((0, Some(99))));
+        assert_eq!(parse_range("100-"), Ok((100, None)));
+        assert!(parse_range("5-4").is_err());
+        assert!(parse_range("x-4").is_err());
+        assert!(parse_range("7").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! The command line: clap definitions, the global AWS options, logging, Ctrl-C handling and
+//! the mapping from errors to messages and exit codes. One file per subcommand beside it.
+
+mod exit;
+mod get;
+mod posture;
+mod progress;
+mod put;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use s3seal::Error;
+use s3seal::aws::AwsSettings;
+use s3seal::transfer::Cancel;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "s3seal",
+    version,
+    about = "Client-side envelope encryption for Amazon S3: S3 never sees plaintext",
+    long_about = "Encrypts files with a fresh KMS data key per object (chunked AES-256-GCM with key \
+commitment) before they reach S3, and decrypts and verifies them on the way back. HTTPS only.",
+    after_help = exit::HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct GlobalArgs {
+    /// Endpoint for S3 and KMS (https only), e.g. https://127.0.0.1:9000 [env: AWS_ENDPOINT_URL,
+    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_KMS]
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// PEM file of CA certificates to trust instead of the system roots [env: AWS_CA_BUNDLE]
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
+    /// AWS region [env: AWS_REGION]
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS profile from the shared config files [env: AWS_PROFILE]
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// More logging on stderr (-v, -vv, -vvv); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+impl GlobalArgs {
+    fn aws_settings(&self) -> AwsSettings {
+        AwsSettings {
+            endpoint_url: self.endpoint_url.clone(),
+            ca_bundle: self.ca_bundle.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Encrypt a file or stdin and upload it: s3seal put SRC s3://BUCKET/KEY
+    Put(put::PutArgs),
+    /// Download, verify and decrypt an object: s3seal get s3://BUCKET/KEY DST
+    Get(get::GetArgs),
+    /// Check a bucket's security posture (exit 0 ok, 4 block, 5 warn, 6 unknown)
+    Posture(posture::PostureArgs),
+}
+
+/// `K=V`, for --context.
+pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))?;
+    if k.is_empty() {
+        return Err("the key of a KEY=VALUE pair is empty".into());
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// Byte sizes: `1048576`, `64KiB`, `8MiB`, `8M`, `8MB`, `1GiB` (K/M/G are powers of 1024, as in
+/// the AWS CLI's multipart settings).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("{s:?}: unknown unit (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "s3seal=info,warn",
+        2 => "s3seal=debug,info",
+        _ => "s3seal=trace,aws_smithy_runtime=debug,aws_config=debug,info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .init();
+}
+
+/// First Ctrl-C: ask the running command to clean up and stop. Second: exit at once.
+fn install_interrupt_handler() -> Cancel {
+    let (trigger, cancel) = Cancel::new();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("s3seal: interrupted; cleaning up (press Ctrl-C again to exit at once)");
+        let _ = trigger.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
+    cancel
+}
+
+fn report(err: &Error) {
+    eprintln!("s3seal: error: {err}");
+    if let Some(hint) = err.hint() {
+        eprintln!("  hint: {hint}");
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("s3seal: error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::RUNTIME);
+        }
+    };
+    let result = runtime.block_on(async {
+        let cancel = install_interrupt_handler();
+        match cli.command {
+            Command::Put(args) => put::run(&cli.global, args, cancel)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Get(args) => get::run(&cli.global, args, cancel)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Posture(args) => posture::run(&cli.global, args).await,
+        }
+    });
+    // Leave no background work (idle connections, blocking readers on stdin) holding us up.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(Error::Io { path, source })
+            if path == "stdout" && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            // The reader went away (`| head`): not our failure to report.
+            ExitCode::from(exit::SUCCESS)
+        }
+        Err(err) => {
+            report(&err);
+            ExitCode::from(exit::code_for(&err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("64kb"), Ok(64 << 10));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert!(parse_size("8 parsecs").is_err());
+        assert!(parse_size("MiB").is_err());
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(parse_pair("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_pair("a="), Ok(("a".into(), "".into())));
+        assert!(parse_pair("=b").is_err());
+        assert!(parse_pair("ab").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
