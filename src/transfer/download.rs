@@ -35,6 +35,8 @@ pub struct RangeData {
     /// Size of the whole object.
     pub total: u64,
     pub etag: Option<String>,
+    /// User metadata (`x-amz-meta-*`, without the prefix), as the server returned it.
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 /// Something that serves byte ranges of one stored object: S3 now, presigned URLs later.
@@ -96,6 +98,7 @@ impl RangeReader for S3Object<'_> {
                 None => out.content_length().unwrap_or(0).max(0) as u64,
             };
             let etag = out.e_tag().map(str::to_string);
+            let metadata = out.metadata().cloned().unwrap_or_default();
             let whole_object = out.content_range().is_none();
             match out.body.collect().await {
                 Ok(body) => {
@@ -106,7 +109,12 @@ impl RangeReader for S3Object<'_> {
                         let start = (range.start as usize).min(end);
                         bytes = bytes.slice(start..end);
                     }
-                    return Ok(RangeData { bytes, total, etag });
+                    return Ok(RangeData {
+                        bytes,
+                        total,
+                        etag,
+                        metadata,
+                    });
                 }
                 Err(e) if attempt < RANGE_ATTEMPTS => {
                     tracing::debug!(attempt, error = %error_chain(&e), "retrying broken GET body");
