@@ -575,3 +575,32 @@ fn a_failing_source_aborts_the_multipart_upload() {
         assert!(head.is_err(), "an object was stored");
     });
 }
+
+#[test]
+fn unknown_kms_key_and_missing_credentials_are_named() {
+    let key = unique_key("nokey");
+    s3seal(Target::Moto)
+        .args([
+            "put",
+            "-",
+            &s3_uri(&key),
+            "--kms-key-id",
+            "alias/does-not-exist",
+        ])
+        .args(["--posture", "off"])
+        .write_stdin("x")
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("not found").and(predicate::str::contains("--kms-key-id")),
+        );
+    s3seal(Target::Moto)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
+        .args(["--posture", "off"])
+        .write_stdin("x")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no AWS credentials"));
+}
