@@ -20,7 +20,15 @@ VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/scripts/requirements.txt"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
-SERVER_BIN="$TARGET_DIR/release/s3s-tls-server"
+# The test suite builds the server in the dev profile, sharing the expensive dependencies
+# (aws-lc-sys, rustls, hyper) with `cargo test`; benchmarks set S3SEAL_TESTSERVER_PROFILE=release.
+PROFILE="${S3SEAL_TESTSERVER_PROFILE:-dev}"
+case "$PROFILE" in
+    dev) PROFILE_DIR=debug ;;
+    release) PROFILE_DIR=release ;;
+    *) echo "local-aws: S3SEAL_TESTSERVER_PROFILE must be dev or release" >&2; exit 2 ;;
+esac
+SERVER_BIN="$TARGET_DIR/$PROFILE_DIR/s3s-tls-server"
 BUCKET="s3seal-test"
 HOST="127.0.0.1"
 
@@ -203,8 +211,8 @@ cmd_start() {
     log "venv ready ($((SECONDS - t)) s)"
 
     t=$SECONDS
-    log "building s3s-tls-server (cargo build -p s3seal-testserver --release)"
-    (cd "$ROOT" && cargo build -p s3seal-testserver --release)
+    log "building s3s-tls-server (cargo build -p s3seal-testserver --profile $PROFILE)"
+    (cd "$ROOT" && cargo build -p s3seal-testserver --profile "$PROFILE")
     [[ -x "$SERVER_BIN" ]] || { log "$SERVER_BIN not found after the build"; exit 1; }
     log "s3s-tls-server built ($((SECONDS - t)) s)"
 
