@@ -604,3 +604,62 @@ fn unknown_kms_key_and_missing_credentials_are_named() {
         .code(1)
         .stderr(predicate::str::contains("no AWS credentials"));
 }
+
+#[test]
+fn localhost_endpoints_work_like_ip_endpoints() {
+    let endpoint = env().moto.replace("127.0.0.1", "localhost");
+    let key = unique_key("localhost");
+    let plain = data(70_000, 77);
+    s3seal(Target::Moto)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
+        .args(["--posture", "off"])
+        .write_stdin(plain.clone())
+        .assert()
+        .success();
+    let out = s3seal(Target::Moto)
+        .args(["--endpoint-url", &endpoint, "get", &s3_uri(&key), "-"])
+        .assert()
+        .success();
+    assert_eq!(out.get_output().stdout, plain);
+}
+
+#[test]
+fn profiles_from_the_shared_config_files_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&config, "[profile sealer]\nregion = us-east-1\n").unwrap();
+    std::fs::write(
+        &credentials,
+        "[sealer]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    let key = unique_key("profile");
+    for args in [vec!["--profile", "sealer"], vec![]] {
+        let mut cmd = s3seal(Target::Moto);
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_REGION")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+        if args.is_empty() {
+            cmd.env("AWS_PROFILE", "sealer");
+        }
+        cmd.args(&args)
+            .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
+            .args(["--posture", "off"])
+            .write_stdin("via a profile")
+            .assert()
+            .success();
+    }
+    // A profile that does not exist is not silently ignored.
+    s3seal(Target::Moto)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .args(["--profile", "nobody", "get", &s3_uri(&key), "-"])
+        .assert()
+        .code(1);
+}
