@@ -85,9 +85,12 @@ impl Layout {
         self.plaintext_len.div_ceil(self.chunk_size.bytes()).max(1)
     }
 
-    /// T = H + L + 16 n.
+    /// T = H + L + 16 n. Saturates instead of overflowing, so a header claiming an absurd
+    /// length (up to 2^64 - 1) fails the length check rather than wrapping around.
     pub fn ciphertext_len(&self) -> u64 {
-        self.header_len + self.plaintext_len + TAG * self.chunk_count()
+        self.header_len
+            .saturating_add(self.plaintext_len)
+            .saturating_add(TAG.saturating_mul(self.chunk_count()))
     }
 
     pub fn is_final(&self, index: u64) -> bool {
@@ -187,6 +190,13 @@ mod tests {
             l.cipher_range_of_chunks(1..3),
             200 + c + 16..200 + 3 * (c + 16)
         );
+    }
+
+    #[test]
+    fn absurd_lengths_fail_the_length_check_instead_of_overflowing() {
+        let l = Layout::new(200, ChunkSize::from_log2(16).unwrap(), u64::MAX);
+        assert_eq!(l.ciphertext_len(), u64::MAX);
+        assert!(l.check_object_len(1 << 40).is_err());
     }
 
     #[test]

@@ -7,14 +7,21 @@
 //! beside it and renamed only after every chunk verified (on failure the temporary file is
 //! removed and the destination is untouched); stdout receives a chunk's bytes only after that
 //! chunk verified, and any failure ends with an error.
+//!
+//! Memory and copies: each range's body is streamed straight into one reused buffer (the only
+//! copy of the ciphertext), opened in place chunk by chunk on the CPU pool, and written from
+//! that buffer: a file with positioned writes as soon as the range is verified (ranges finish in
+//! any order), stdout in order (at most `concurrency` ranges are fetched or waiting, so a slow
+//! reader slows the download instead of growing memory). Peak memory is about a constant plus
+//! `concurrency x range size`.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use tokio::io::AsyncWriteExt;
+use futures::{Stream, StreamExt, TryStreamExt};
+use rayon::prelude::*;
 
 use super::{Cancel, Progress, s3_error};
 use crate::aws::{Aws, error_chain};
@@ -47,6 +54,22 @@ pub trait RangeReader {
     async fn read_range(&self, range: Range<u64>, if_match: Option<&str>) -> Result<RangeData>;
     /// The bucket and key the object is read from (checked against the header's binding).
     fn location(&self) -> &ObjectLocation;
+
+    /// Reads `range` (as [`RangeReader::read_range`]) into `buf`, replacing its contents but
+    /// reusing its allocation; returns the size of the whole object. The download pipeline
+    /// uses this for every range after the first. The default goes through `read_range` and
+    /// copies; readers that can stream the body into `buf` directly should override it.
+    async fn read_range_into(
+        &self,
+        range: Range<u64>,
+        if_match: Option<&str>,
+        buf: &mut Vec<u8>,
+    ) -> Result<u64> {
+        let data = self.read_range(range, if_match).await?;
+        buf.clear();
+        buf.extend_from_slice(&data.bytes);
+        Ok(data.total)
+    }
 }
 
 /// An object in S3, read with GetObject.
@@ -130,6 +153,78 @@ impl RangeReader for S3Object<'_> {
         }
     }
 
+    async fn read_range_into(
+        &self,
+        range: Range<u64>,
+        if_match: Option<&str>,
+        buf: &mut Vec<u8>,
+    ) -> Result<u64> {
+        let want = range.end - range.start;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            buf.clear();
+            buf.reserve(want as usize);
+            let sent = self
+                .aws
+                .s3
+                .get_object()
+                .bucket(&self.location.bucket)
+                .key(&self.location.key)
+                .range(format!("bytes={}-{}", range.start, range.end - 1))
+                .set_if_match(if_match.map(str::to_string))
+                .send()
+                .await;
+            let mut out = match sent {
+                Ok(out) => out,
+                Err(e) => {
+                    if matches!(e, aws_sdk_s3::error::SdkError::ServiceError(_))
+                        || attempt >= RANGE_ATTEMPTS
+                    {
+                        return Err(s3_error("GetObject", &self.location, e));
+                    }
+                    tracing::debug!(attempt, error = %error_chain(&e), "retrying ranged GET");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    continue;
+                }
+            };
+            let total = match out.content_range().and_then(parse_total) {
+                Some(total) => total,
+                None => out.content_length().unwrap_or(0).max(0) as u64,
+            };
+            // A server that ignored the Range header sends the whole object: skip to ours.
+            let mut skip = if out.content_range().is_none() {
+                range.start
+            } else {
+                0
+            };
+            let streamed = async {
+                while let Some(frame) = out.body.try_next().await? {
+                    let mut frame = &frame[..];
+                    let s = (skip as usize).min(frame.len());
+                    frame = &frame[s..];
+                    skip -= s as u64;
+                    let room = (want as usize).saturating_sub(buf.len());
+                    buf.extend_from_slice(&frame[..frame.len().min(room)]);
+                }
+                Ok::<_, aws_smithy_types::byte_stream::error::Error>(())
+            };
+            match streamed.await {
+                Ok(()) => return Ok(total),
+                Err(e) if attempt < RANGE_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %error_chain(&e), "retrying broken GET body");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+                Err(e) => {
+                    return Err(Error::runtime_hint(
+                        format!("reading {} failed: {}", self.location, error_chain(&e)),
+                        "the connection broke repeatedly; check the network and try again",
+                    ));
+                }
+            }
+        }
+    }
+
     fn location(&self) -> &ObjectLocation {
         &self.location
     }
@@ -197,36 +292,47 @@ pub fn check_binding(
     Ok(())
 }
 
-/// Opens the chunks of one fetched range; returns their plaintext, contiguous.
+/// Opens the chunks `chunks` of one fetched range in place (in parallel on the CPU pool: call
+/// it from there) and returns where the wanted plaintext now sits in `buf`: one slice per
+/// chunk, in order, with the plaintext offset of its first byte. A failure names the first
+/// chunk that did not verify.
 fn open_unit(
     cipher: &ChunkCipher,
     layout: &Layout,
     chunks: Range<u64>,
-    sealed: &[u8],
-) -> Result<Vec<u8>, FormatError> {
-    let mut buf = sealed.to_vec();
-    let mut read = 0usize;
-    let mut write = 0usize;
+    buf: &mut [u8],
+    want: &Range<u64>,
+) -> Result<Vec<(u64, Range<usize>)>, FormatError> {
+    let total = buf.len();
+    let mut pieces = Vec::with_capacity((chunks.end - chunks.start) as usize);
+    let mut rest = buf;
+    let mut offset = 0usize;
     for index in chunks {
-        let len = layout.chunk_plain_range(index).end - layout.chunk_plain_range(index).start;
-        let sealed_len = len as usize + TAG_LEN;
-        if read + sealed_len > buf.len() {
+        let plain = layout.chunk_plain_range(index);
+        let sealed_len = (plain.end - plain.start) as usize + TAG_LEN;
+        if sealed_len > rest.len() {
             return Err(FormatError::LengthMismatch {
                 expected: layout.ciphertext_len(),
-                actual: layout.ciphertext_len() - (read + sealed_len - buf.len()) as u64,
+                actual: layout.ciphertext_len() - (sealed_len - rest.len()) as u64,
             });
         }
-        let n = cipher.open_in_place(
-            index,
-            layout.is_final(index),
-            &mut buf[read..read + sealed_len],
-        )?;
-        buf.copy_within(read..read + n, write);
-        read += sealed_len;
-        write += n;
+        let (this, tail) = std::mem::take(&mut rest).split_at_mut(sealed_len);
+        pieces.push((index, plain.start, offset, this));
+        offset += sealed_len;
+        rest = tail;
     }
-    buf.truncate(write);
-    Ok(buf)
+    debug_assert_eq!(offset, total);
+    let opened: Vec<Result<(u64, Range<usize>), FormatError>> = pieces
+        .into_par_iter()
+        .map(|(index, plain_start, offset, sealed)| {
+            let n = cipher.open_in_place(index, layout.is_final(index), sealed)?;
+            // Keep only the wanted plaintext bytes of this chunk.
+            let from = want.start.saturating_sub(plain_start).min(n as u64) as usize;
+            let to = (want.end.saturating_sub(plain_start).min(n as u64) as usize).max(from);
+            Ok((plain_start + from as u64, offset + from..offset + to))
+        })
+        .collect();
+    opened.into_iter().collect()
 }
 
 /// Picks the file a download writes and the directory its temporary file goes in.
@@ -247,13 +353,50 @@ fn resolve_destination(path: &Path, key: &str) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
+/// Writes `data` at `offset` of `file` (positioned: ranges may finish in any order).
+fn write_at(file: &std::fs::File, data: &[u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut data = data;
+        let mut offset = offset;
+        while !data.is_empty() {
+            let n = std::os::windows::fs::FileExt::seek_write(file, data, offset)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            data = &data[n..];
+            offset += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// stdout without std's line buffering in the way (large writes go straight to the fd).
+#[cfg(unix)]
+fn raw_stdout() -> std::io::Result<Box<dyn std::io::Write + Send>> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+    Ok(Box::new(std::fs::File::from(fd)))
+}
+
+#[cfg(not(unix))]
+fn raw_stdout() -> std::io::Result<Box<dyn std::io::Write + Send>> {
+    Ok(Box::new(std::io::stdout()))
+}
+
 enum Writer {
+    /// Written with positioned writes by the range tasks themselves.
     File {
         tmp: tempfile::NamedTempFile,
-        file: tokio::fs::File,
+        file: Arc<std::fs::File>,
         dest: PathBuf,
     },
-    Stdout(tokio::io::Stdout),
+    /// Written in order by the consumer, on a blocking thread.
+    Stdout(Option<Box<dyn std::io::Write + Send>>),
     Discard,
 }
 
@@ -275,56 +418,63 @@ impl Writer {
                     .suffix(".s3seal-tmp")
                     .tempfile_in(&dir)
                     .map_err(|e| Error::io(dir.display().to_string(), e))?;
-                let file = tokio::fs::File::from_std(
+                let file = Arc::new(
                     tmp.reopen()
                         .map_err(|e| Error::io(tmp.path().display().to_string(), e))?,
                 );
                 Writer::File { tmp, file, dest }
             }
-            Sink::Stdout => Writer::Stdout(tokio::io::stdout()),
+            Sink::Stdout => Writer::Stdout(Some(raw_stdout().map_err(|e| Error::io("stdout", e))?)),
             Sink::Discard => Writer::Discard,
         })
     }
 
-    async fn write(&mut self, data: &[u8]) -> Result<()> {
-        match self {
-            Writer::File { file, tmp, .. } => file
-                .write_all(data)
-                .await
-                .map_err(|e| Error::io(tmp.path().display().to_string(), e)),
-            Writer::Stdout(out) => out
-                .write_all(data)
-                .await
-                .map_err(|e| Error::io("stdout", e)),
-            Writer::Discard => Ok(()),
-        }
-    }
-
-    /// Makes the output final: flush, fsync and rename for a file.
+    /// Makes the output final: fsync and rename for a file.
     async fn commit(self) -> Result<Option<PathBuf>> {
         match self {
-            Writer::File {
-                tmp,
-                mut file,
-                dest,
-            } => {
+            Writer::File { tmp, file, dest } => {
                 let path = tmp.path().display().to_string();
-                file.flush().await.map_err(|e| Error::io(path.clone(), e))?;
-                file.sync_all()
+                let synced = tokio::task::spawn_blocking(move || file.sync_all())
                     .await
-                    .map_err(|e| Error::io(path.clone(), e))?;
-                drop(file);
+                    .expect("fsync task panicked");
+                synced.map_err(|e| Error::io(path, e))?;
                 tmp.persist(&dest)
                     .map_err(|e| Error::io(dest.display().to_string(), e.error))?;
                 Ok(Some(dest))
             }
-            Writer::Stdout(mut out) => {
-                out.flush().await.map_err(|e| Error::io("stdout", e))?;
+            Writer::Stdout(Some(mut out)) => {
+                tokio::task::spawn_blocking(move || out.flush())
+                    .await
+                    .expect("stdout task panicked")
+                    .map_err(|e| Error::io("stdout", e))?;
                 Ok(None)
             }
-            Writer::Discard => Ok(None),
+            Writer::Stdout(None) | Writer::Discard => Ok(None),
         }
     }
+}
+
+/// Range buffers kept for reuse (see the upload pool: reuse keeps RSS at what is in flight).
+#[derive(Default)]
+struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().expect("pool lock").pop().unwrap_or_default()
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        self.0.lock().expect("pool lock").push(buf);
+    }
+}
+
+/// One opened range: its buffer and where the wanted plaintext sits in it.
+struct Opened {
+    buf: Vec<u8>,
+    /// (plaintext offset in the object, bytes of `buf`), in order.
+    pieces: Vec<(u64, Range<usize>)>,
+    chunks: u64,
+    plain_bytes: u64,
 }
 
 /// Reads, verifies and decrypts the object behind `reader` into `sink`.
@@ -395,60 +545,106 @@ pub async fn download(
         .map(|s| s..(s + per_unit).min(chunks.end))
         .collect();
     let etag = first.etag.clone();
-    let first_bytes = first.bytes.clone();
+    let first_bytes: Bytes = first.bytes.clone();
     let mut writer = Writer::open(sink, &reader.location().key)?;
+    // Ranges finish in any order for a file (positioned writes) or nothing (verify only);
+    // stdout needs them in order.
+    let positioned = match &writer {
+        Writer::File { file, .. } => Some(Arc::clone(file)),
+        _ => None,
+    };
+    let ordered = matches!(writer, Writer::Stdout(_));
+    let pool = Arc::new(BufferPool::default());
 
     let fetch_and_open = |unit: Range<u64>| {
         let cipher = Arc::clone(&cipher);
         let first_bytes = first_bytes.clone();
         let etag = etag.clone();
         let want = want.clone();
+        let pool = Arc::clone(&pool);
+        let positioned = positioned.clone();
         async move {
             let range = layout.cipher_range_of_chunks(unit.clone());
-            let sealed = if range.end <= first_bytes.len() as u64 {
-                first_bytes.slice(range.start as usize..range.end as usize)
+            let mut buf = pool.take();
+            if range.end <= first_bytes.len() as u64 {
+                buf.clear();
+                buf.extend_from_slice(&first_bytes[range.start as usize..range.end as usize]);
             } else {
-                let data = reader.read_range(range.clone(), etag.as_deref()).await?;
-                if data.bytes.len() as u64 != range.end - range.start {
+                let total = reader
+                    .read_range_into(range.clone(), etag.as_deref(), &mut buf)
+                    .await?;
+                if buf.len() as u64 != range.end - range.start {
                     return Err(Error::from(FormatError::LengthMismatch {
                         expected: layout.ciphertext_len(),
-                        actual: data.total,
+                        actual: total,
                     }));
                 }
-                data.bytes
-            };
-            let unit_plain = layout.chunk_plain_range(unit.start).start
-                ..layout.chunk_plain_range(unit.end - 1).end;
-            let chunk_count = unit.end - unit.start;
+            }
+            let chunks = unit.end - unit.start;
+            let base = want.start;
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
-                let _ = tx.send(open_unit(&cipher, &layout, unit, &sealed));
+                let result = open_unit(&cipher, &layout, unit, &mut buf, &want);
+                let _ = tx.send(result.map(|pieces| (buf, pieces)));
             });
-            let mut plain = rx.await.expect("CPU pool task panicked")?;
-            // Trim to the wanted plaintext bytes.
-            let from = want
-                .start
-                .saturating_sub(unit_plain.start)
-                .min(plain.len() as u64) as usize;
-            let to = (want.end.min(unit_plain.end) - unit_plain.start) as usize;
-            plain.truncate(to.max(from));
-            plain.drain(..from);
-            Ok::<_, Error>((plain, chunk_count))
+            let (buf, pieces) = rx.await.expect("CPU pool task panicked")?;
+            let plain_bytes = pieces.iter().map(|(_, r)| (r.end - r.start) as u64).sum();
+            let opened = Opened {
+                buf,
+                pieces,
+                chunks,
+                plain_bytes,
+            };
+            let Some(file) = positioned else {
+                return Ok::<_, Error>(opened);
+            };
+            // Verified: write it where it belongs in the temporary file.
+            tokio::task::spawn_blocking(move || {
+                for (at, piece) in &opened.pieces {
+                    write_at(&file, &opened.buf[piece.clone()], at - base)?;
+                }
+                Ok(opened)
+            })
+            .await
+            .expect("writer task panicked")
+            .map_err(|e: std::io::Error| Error::io("the temporary download file", e))
         }
     };
 
     let mut cancel = cancel;
+    let concurrency = request.concurrency.max(1);
     let run = async {
-        let mut stream = futures::stream::iter(units)
-            .map(fetch_and_open)
-            .buffered(request.concurrency.max(1));
+        let opened = futures::stream::iter(units).map(fetch_and_open);
+        let mut stream: std::pin::Pin<Box<dyn Stream<Item = Result<Opened>> + '_>> = if ordered {
+            Box::pin(opened.buffered(concurrency))
+        } else {
+            Box::pin(opened.buffer_unordered(concurrency))
+        };
         let mut written = 0u64;
         let mut verified_chunks = 0u64;
-        while let Some((plain, n)) = stream.try_next().await? {
-            writer.write(&plain).await?;
-            written += plain.len() as u64;
-            verified_chunks += n;
-            progress.advance(plain.len() as u64);
+        while let Some(opened) = stream.try_next().await? {
+            let n = opened.plain_bytes;
+            let buf = if let Writer::Stdout(slot) = &mut writer {
+                let mut out = slot.take().expect("stdout writer present");
+                let (out, opened) = tokio::task::spawn_blocking(move || {
+                    let result = opened
+                        .pieces
+                        .iter()
+                        .try_for_each(|(_, piece)| out.write_all(&opened.buf[piece.clone()]));
+                    (result.map(|()| out), opened)
+                })
+                .await
+                .expect("stdout task panicked");
+                *slot = Some(out.map_err(|e| Error::io("stdout", e))?);
+                verified_chunks += opened.chunks;
+                opened.buf
+            } else {
+                verified_chunks += opened.chunks;
+                opened.buf
+            };
+            pool.give(buf);
+            written += n;
+            progress.advance(n);
         }
         Ok::<_, Error>((written, verified_chunks))
     };

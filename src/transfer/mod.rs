@@ -15,8 +15,21 @@ use crate::aws::{service_error_parts, transport_error};
 use crate::error::Error;
 use crate::location::ObjectLocation;
 
-/// Default number of parts or ranges in flight.
+/// Number of parts or ranges in flight on an 4-core machine (kept for callers that want a
+/// constant; the CLI uses [`default_concurrency`]).
 pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Fewest parts or ranges in flight by default: enough to hide a request's latency.
+pub const MIN_DEFAULT_CONCURRENCY: usize = 4;
+/// Most parts or ranges in flight by default, so peak memory at the default 8 MiB parts stays
+/// under 128 MiB: about 24 MiB + (10 + 1) x 8 MiB (docs/PERFORMANCE.md).
+pub const MAX_DEFAULT_CONCURRENCY: usize = 10;
+
+/// Parts or ranges in flight by default: two per core (one being sealed or opened while one
+/// waits on the network), within [`MIN_DEFAULT_CONCURRENCY`]..=[`MAX_DEFAULT_CONCURRENCY`].
+pub fn default_concurrency() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).clamp(MIN_DEFAULT_CONCURRENCY, MAX_DEFAULT_CONCURRENCY)
+}
 
 /// Receives transfer progress; the library never draws anything itself.
 pub trait Progress: Send + Sync {
@@ -117,6 +130,12 @@ where
             format!("S3 rejected the credentials ({detail})"),
             "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --profile, or refresh the session",
         ),
+        "InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout" => {
+            Error::runtime_hint(
+                format!("S3 {operation} {location} kept failing after retries ({detail})"),
+                "S3 is overloaded or unavailable; try again later (AWS_MAX_ATTEMPTS raises the retries)",
+            )
+        }
         _ => Error::runtime(format!("S3 {operation} {location} failed: {detail}")),
     }
 }

@@ -3,9 +3,12 @@
 //!
 //! Known length: every part gets the same number of chunks, the requested part size or more
 //! when the object would otherwise need over 10,000 parts. Unknown length (stdin): parts start
-//! at the requested size and double every 1,000 parts, so 10,000 parts reach about 1023 times
-//! the first thousand's size (8 MiB parts: about 8 TiB) before the wall, and the wall gives a
-//! clear error at the part that would cross it, never a silent failure.
+//! at the requested size (or larger, when `--expected-size` says the stream is big enough to
+//! need it: sized so the expected length fits in 10,000 equal parts) and double every 1,000
+//! parts, so 10,000 parts reach about 1023 times the first thousand's size (8 MiB parts: about
+//! 8 TiB, more than S3's 5 TiB object limit) before the wall. A stream that outgrows what the
+//! plan can hold ([`PartPlan::stream_capacity`]) fails with a clear error as soon as it crosses
+//! that length, before anything past it is uploaded, never silently at the wall.
 
 use std::ops::Range;
 
@@ -40,13 +43,32 @@ impl PartPlan {
         part_bytes: u64,
         plaintext_len: Option<u64>,
     ) -> Result<Self> {
+        Self::with_hint(chunk_size, header_len, part_bytes, plaintext_len, None)
+    }
+
+    /// As [`PartPlan::new`], with a hint for a stream of unknown length: about `expected_size`
+    /// bytes. The first parts are made large enough that the expected length fits in 10,000
+    /// parts of that size (the stream may still be longer: parts keep growing every 1,000 parts).
+    /// Ignored when the length is known.
+    pub fn with_hint(
+        chunk_size: ChunkSize,
+        header_len: u64,
+        part_bytes: u64,
+        plaintext_len: Option<u64>,
+        expected_size: Option<u64>,
+    ) -> Result<Self> {
         let c = chunk_size.bytes();
         if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&part_bytes) {
             return Err(Error::usage(format!(
                 "part size {part_bytes} is outside S3's limits (5 MiB to 5 GiB)"
             )));
         }
-        let mut base = part_bytes.div_ceil(c).max(MIN_PART_BYTES.div_ceil(c));
+        // A part size near 5 GiB is trimmed so the tags and the header fit too.
+        let max_chunks = (MAX_PART_BYTES - header_len.min(MAX_PART_BYTES)) / (c + TAG_LEN as u64);
+        let mut base = part_bytes
+            .div_ceil(c)
+            .min(max_chunks)
+            .max(MIN_PART_BYTES.div_ceil(c));
         let total_chunks = plaintext_len.map(|len| len.div_ceil(c).max(1));
         if let Some(len) = plaintext_len {
             if len > MAX_OBJECT_BYTES {
@@ -56,6 +78,13 @@ impl PartPlan {
             }
             let n = total_chunks.expect("known");
             base = base.max(n.div_ceil(u64::from(MAX_PARTS)));
+        } else if let Some(expected) = expected_size {
+            if expected > MAX_OBJECT_BYTES {
+                return Err(Error::usage(format!(
+                    "--expected-size {expected} is more than S3's maximum object size (5 TiB)"
+                )));
+            }
+            base = base.max(expected.div_ceil(c).div_ceil(u64::from(MAX_PARTS)));
         }
         let plan = PartPlan {
             chunk_size,
@@ -75,8 +104,39 @@ impl PartPlan {
         self.chunk_size
     }
 
-    fn part_cipher_bytes(&self, chunks: u64) -> u64 {
+    /// Ciphertext bytes of a part of `chunks` full chunks, counting the header (part 1 holds
+    /// it; other parts are `header_len` smaller).
+    pub fn part_cipher_bytes(&self, chunks: u64) -> u64 {
         self.header_len + chunks * (self.chunk_size.bytes() + TAG_LEN as u64)
+    }
+
+    /// Length of the header, which part 1 carries before its chunks.
+    pub fn header_len(&self) -> u64 {
+        self.header_len
+    }
+
+    /// True for a stream of unknown length.
+    pub fn is_stream(&self) -> bool {
+        self.total_chunks.is_none()
+    }
+
+    /// Most plaintext bytes a stream can hold with this plan: 10,000 parts at their growing
+    /// sizes, and never more than S3's 5 TiB object limit (ciphertext included). `None` for a
+    /// known length (the plan holds exactly that length).
+    pub fn stream_capacity(&self) -> Option<u64> {
+        if !self.is_stream() {
+            return None;
+        }
+        let chunks = self
+            .chunks_of_part(MAX_PARTS)
+            .ok()
+            .flatten()
+            .map_or(0, |r| r.end);
+        let by_parts = chunks.saturating_mul(self.chunk_size.bytes());
+        // Ciphertext = header + plaintext + 16 bytes per chunk must stay within 5 TiB.
+        let per_chunk = self.chunk_size.bytes() + TAG_LEN as u64;
+        let by_object = (MAX_OBJECT_BYTES - self.header_len) / per_chunk * self.chunk_size.bytes();
+        Some(by_parts.min(by_object))
     }
 
     /// Most chunks a part may hold (5 GiB including the header and tags).
@@ -135,6 +195,11 @@ impl PartPlan {
     pub fn base_part_plain_bytes(&self) -> u64 {
         self.base_chunks * self.chunk_size.bytes()
     }
+
+    /// Chunks in each part of a known length, or in the first 1,000 parts of a stream.
+    pub fn base_chunks(&self) -> u64 {
+        self.base_chunks
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +240,24 @@ mod tests {
         assert_eq!(plan.chunks_of_part(2001).unwrap(), Some(24000..24032));
         assert!(plan.chunks_of_part(10_000).unwrap().is_some());
         assert!(plan.chunks_of_part(10_001).is_err());
+        // 8 MiB parts would reach about 8 TiB: the 5 TiB object limit is what stops them.
+        let cap = plan.stream_capacity().unwrap();
+        assert!(cap <= MAX_OBJECT_BYTES && cap > MAX_OBJECT_BYTES - 100 * MIB);
+    }
+
+    #[test]
+    fn expected_size_sizes_stream_parts_up_front() {
+        let small = PartPlan::with_hint(ChunkSize::DEFAULT, 300, 8 * MIB, None, Some(MIB)).unwrap();
+        assert_eq!(small.base_chunks(), 8);
+        let tib = 1024 * 1024 * MIB;
+        let big = PartPlan::with_hint(ChunkSize::DEFAULT, 300, 8 * MIB, None, Some(tib)).unwrap();
+        assert_eq!(big.base_chunks(), (tib / MIB).div_ceil(10_000));
+        assert!(big.stream_capacity().unwrap() >= tib);
+        assert!(
+            PartPlan::with_hint(ChunkSize::DEFAULT, 300, 8 * MIB, None, Some(6 * tib)).is_err()
+        );
+        // 5 MiB parts stop short of 5 TiB: the capacity says so before the stream starts.
+        let min = PartPlan::new(ChunkSize::DEFAULT, 300, 5 * MIB, None).unwrap();
+        assert!(min.stream_capacity().unwrap() < MAX_OBJECT_BYTES);
     }
 }

@@ -1,13 +1,25 @@
 //! Encrypt and upload: read the source part by part (one reader, sequential, so stdin works),
 //! seal each part's chunks on the CPU pool, and upload parts concurrently over HTTPS.
 //!
-//! Part 1 carries the header, whose plaintext length is only known once the source is read to
-//! its end; the header is therefore written into part 1 last, and part 1 is uploaded last
-//! (multipart parts may arrive in any order). A source that fits in one part is sent with a
-//! single PutObject. Any failure or cancellation aborts the multipart upload explicitly.
+//! Part 1 carries the header, which holds the plaintext length. For a file that length is known
+//! up front, so part 1 is finished and uploaded like any other part. For a stream it is only
+//! known at the end: part 1 is sealed early, kept, and uploaded last with its header (multipart
+//! parts may arrive in any order). A source that fits in one part is sent with a single
+//! PutObject. Any failure or cancellation aborts the multipart upload explicitly.
+//!
+//! Memory: every part is read into one buffer laid out as it is sent (header space, then each
+//! chunk followed by room for its tag), sealed in place, and handed to the SDK without a copy
+//! ([`Bytes::from_owner`]); when the SDK drops it, the buffer goes back to a pool and is reused
+//! for a later part, so the allocator never sees part-sized churn. A byte budget of
+//! `concurrency x part size` (a semaphore counting chunks) bounds the parts between read and
+//! acknowledged upload, even when a stream's parts grow: bigger parts mean fewer in flight. A
+//! stream's part 1 is held outside the budget. So peak memory is about a constant plus
+//! `(concurrency + 1) x part size` (docs/PERFORMANCE.md).
 //!
 //! A part is sealed once, and the SDK retries it from the same sealed bytes, so a retry never
-//! encrypts different data under the same nonce.
+//! encrypts different data under the same nonce. The SDK computes the part's CRC32C (one pass
+//! over the in-memory body, sent as `x-amz-checksum-crc32c` so S3 verifies every byte) and does
+//! not hash the payload: payload signing is disabled (`UNSIGNED-PAYLOAD` over HTTPS).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -40,6 +52,13 @@ pub enum Source {
     File(PathBuf),
     /// A stream of unknown length (stdin).
     Stream(Box<dyn Read + Send>),
+    /// A stream of unknown length with a hint of about how long it is (`--expected-size`):
+    /// parts are sized up front so that length fits in 10,000 parts. A longer stream still
+    /// works while parts grow; one past what the plan can hold fails with a clear error.
+    StreamWithHint {
+        reader: Box<dyn Read + Send>,
+        expected_size: u64,
+    },
 }
 
 /// How to upload.
@@ -54,6 +73,7 @@ pub struct UploadRequest {
     pub context: Vec<(String, String)>,
     pub chunk_size: ChunkSize,
     pub part_size: u64,
+    /// Parts between read and acknowledged upload (the memory budget is this many base parts).
     pub concurrency: usize,
     /// Sent as ExpectedBucketOwner on every request, so a bucket of another account is refused.
     pub expected_bucket_owner: Option<String>,
@@ -127,11 +147,74 @@ impl ChunkReader {
     }
 }
 
+/// Part buffers kept for reuse. Reusing them keeps peak memory at what is in flight: freeing
+/// and reallocating multi-MiB buffers from several threads makes glibc keep freed memory
+/// around (its mmap threshold grows), which showed as 30-40 MiB of extra RSS.
+#[derive(Default)]
+struct BufferPool {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    /// A buffer of exactly `len` initialized bytes (contents unspecified).
+    fn take(&self, len: usize) -> Vec<u8> {
+        let found = {
+            let mut free = self.free.lock().expect("pool lock");
+            match free.iter().position(|b| b.capacity() >= len) {
+                Some(i) => Some(free.swap_remove(i)),
+                // None big enough (a stream's parts grew): drop one so the pool does not keep
+                // buffers of the old size besides the new ones.
+                None => {
+                    free.pop();
+                    None
+                }
+            }
+        };
+        match found {
+            Some(mut buf) => {
+                // Already initialized up to its old length: growing within it writes nothing.
+                if buf.len() < len {
+                    buf.resize(len, 0);
+                }
+                buf.truncate(len);
+                buf
+            }
+            None => vec![0u8; len],
+        }
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        self.free.lock().expect("pool lock").push(buf);
+    }
+}
+
+/// A sealed part's bytes as the SDK sends them; returns its buffer to the pool when the SDK
+/// (and every retry's clone) is done with it.
+struct PooledBody {
+    buf: Vec<u8>,
+    len: usize,
+    pool: Arc<BufferPool>,
+}
+
+impl AsRef<[u8]> for PooledBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
 /// One part read from the source: plaintext chunks laid out with room for their tags.
 struct PartBuf {
     number: u32,
-    /// Header space (part 1) followed by, per chunk, plaintext then 16 tag bytes.
+    /// Header space (part 1) followed by, per chunk, plaintext then 16 tag bytes; only the
+    /// first `len` bytes are the part (the buffer may be longer when reused).
     bytes: Vec<u8>,
+    len: usize,
     header_space: usize,
     /// (chunk index, plaintext length, final?)
     chunks: Vec<(u64, usize, bool)>,
@@ -139,36 +222,42 @@ struct PartBuf {
     is_last: bool,
 }
 
+impl PartBuf {
+    fn into_body(self, pool: &Arc<BufferPool>) -> Bytes {
+        Bytes::from_owner(PooledBody {
+            buf: self.bytes,
+            len: self.len,
+            pool: Arc::clone(pool),
+        })
+    }
+}
+
+/// Reads the chunks `chunks` of part `number` into `bytes` (a buffer at least as long as the
+/// part can be), straight into their final places: no byte is copied after it is read.
 fn read_part(
     reader: &mut ChunkReader,
     number: u32,
     chunks: std::ops::Range<u64>,
     chunk_size: ChunkSize,
     header_space: usize,
+    mut bytes: Vec<u8>,
 ) -> std::io::Result<PartBuf> {
     let c = chunk_size.bytes() as usize;
     let count = (chunks.end - chunks.start) as usize;
-    let mut bytes = Vec::with_capacity(header_space + count * (c + TAG_LEN));
-    bytes.resize(header_space, 0);
+    let need = header_space + count * (c + TAG_LEN);
+    if bytes.len() < need {
+        bytes.resize(need, 0);
+    }
+    let mut off = header_space;
     let mut list = Vec::with_capacity(count);
     let mut plaintext_len = 0u64;
     let mut is_last = false;
     for index in chunks {
-        let off = bytes.len();
-        bytes.resize(off + c, 0);
         let n = reader.fill(&mut bytes[off..off + c])?;
-        bytes.truncate(off + n);
-        if n == 0 && index > 0 {
-            // The previous chunk ended exactly at a chunk boundary but was not known to be
-            // final; at_end() below prevents this, so this is unreachable in practice.
-            return Err(std::io::Error::other(
-                "source ended at an unexpected chunk boundary",
-            ));
-        }
         let is_final = n < c || reader.at_end()?;
-        bytes.resize(off + n + TAG_LEN, 0);
         list.push((index, n, is_final));
         plaintext_len += n as u64;
+        off += n + TAG_LEN;
         if is_final {
             is_last = true;
             break;
@@ -177,6 +266,7 @@ fn read_part(
     Ok(PartBuf {
         number,
         bytes,
+        len: off,
         header_space,
         chunks: list,
         plaintext_len,
@@ -187,7 +277,7 @@ fn read_part(
 /// Seals every chunk of a part in place, in parallel on the CPU pool.
 fn seal_part(cipher: &ChunkCipher, part: &mut PartBuf) {
     let mut slices = Vec::with_capacity(part.chunks.len());
-    let mut rest = &mut part.bytes[part.header_space..];
+    let mut rest = &mut part.bytes[part.header_space..part.len];
     for &(index, len, is_final) in &part.chunks {
         let (this, tail) = rest.split_at_mut(len + TAG_LEN);
         slices.push((index, len, is_final, this));
@@ -215,6 +305,13 @@ fn file_identity(path: &PathBuf) -> Result<(u64, Option<std::time::SystemTime>)>
     Ok((meta.len(), meta.modified().ok()))
 }
 
+fn changed_error(path: &std::path::Path) -> Error {
+    Error::runtime_hint(
+        format!("{} changed while it was being uploaded", path.display()),
+        "nothing was stored; upload a stable copy (a snapshot) of the file",
+    )
+}
+
 /// Encrypts `source` and stores it at `request.dest`.
 pub async fn upload(
     aws: &Aws,
@@ -226,25 +323,43 @@ pub async fn upload(
 ) -> Result<UploadOutcome> {
     let dest = &request.dest;
     let owner = request.expected_bucket_owner.clone();
-    let (reader, known_len, file_check): (Box<dyn Read + Send>, Option<u64>, _) = match source {
-        Source::File(path) => {
-            let identity = file_identity(&path)?;
-            let meta =
-                std::fs::metadata(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
-            if !meta.is_file() {
-                return Err(Error::usage(format!(
-                    "{} is not a regular file",
-                    path.display()
-                )));
+    let (reader, known_len, file_check, expected_size): (Box<dyn Read + Send>, Option<u64>, _, _) =
+        match source {
+            Source::File(path) => {
+                let identity = file_identity(&path)?;
+                let meta = std::fs::metadata(&path)
+                    .map_err(|e| Error::io(path.display().to_string(), e))?;
+                if !meta.is_file() {
+                    return Err(Error::usage(format!(
+                        "{} is not a regular file",
+                        path.display()
+                    )));
+                }
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::io(path.display().to_string(), e))?;
+                (
+                    Box::new(file),
+                    Some(identity.0),
+                    Some((path, identity)),
+                    None,
+                )
             }
-            let file =
-                std::fs::File::open(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
-            (Box::new(file), Some(identity.0), Some((path, identity)))
-        }
-        Source::Stream(reader) => (reader, None, None),
-    };
+            Source::Stream(reader) => (reader, None, None, None),
+            Source::StreamWithHint {
+                reader,
+                expected_size,
+            } => (reader, None, None, Some(expected_size)),
+        };
     let context = EncryptionContext::for_object(&dest.bucket, &dest.key, &request.context)
         .map_err(|e| Error::usage(e.to_string()))?;
+    // Check what needs no KMS call first: a bad part size or an impossible hint.
+    PartPlan::with_hint(
+        request.chunk_size,
+        0,
+        request.part_size,
+        known_len,
+        expected_size,
+    )?;
     let new_key = keyring.generate(&request.kms_key_id, &context).await?;
     let message_id = MessageId::random();
     let keys = ObjectKeys::derive(&new_key.key, message_id);
@@ -259,12 +374,14 @@ pub async fn upload(
     };
     // The header's length does not depend on the plaintext length, so part 1 can reserve it.
     let header_len = keys.seal_header(&fields)?.len();
-    let plan = PartPlan::new(
+    let plan = PartPlan::with_hint(
         request.chunk_size,
         header_len as u64,
         request.part_size,
         known_len,
+        expected_size,
     )?;
+    let capacity = plan.stream_capacity();
     let cipher = Arc::new(keys.chunk_cipher(request.chunk_size, Backend::default()));
     let sse_key = request
         .sse_kms_key_id
@@ -272,26 +389,51 @@ pub async fn upload(
         .unwrap_or_else(|| new_key.key_arn.clone());
     progress.start(known_len);
 
+    let pool = Arc::new(BufferPool::default());
+    // The memory budget, in chunks: `concurrency` parts of the base size. A part takes as many
+    // permits as it has chunks (at most the whole budget), from read until S3 acknowledged it.
+    let budget = (plan.base_chunks() as usize)
+        .saturating_mul(request.concurrency.max(1))
+        .min(Semaphore::MAX_PERMITS);
+    let permits = Arc::new(Semaphore::new(budget));
     let reader = Arc::new(std::sync::Mutex::new(ChunkReader::new(reader)));
-    let read = |number: u32| {
+    let read = |number: u32, chunks: std::ops::Range<u64>| {
         let reader = Arc::clone(&reader);
-        let chunks = plan.chunks_of_part(number);
+        let pool = Arc::clone(&pool);
         let chunk_size = request.chunk_size;
         let header_space = if number == 1 { header_len } else { 0 };
+        let len = plan.part_cipher_bytes(chunks.end - chunks.start) as usize;
         async move {
-            let chunks =
-                chunks?.ok_or_else(|| Error::runtime("internal: part past the end of the plan"))?;
             tokio::task::spawn_blocking(move || {
+                let buf = pool.take(len);
                 let mut reader = reader.lock().expect("reader lock");
-                read_part(&mut reader, number, chunks, chunk_size, header_space)
+                read_part(&mut reader, number, chunks, chunk_size, header_space, buf)
             })
             .await
             .expect("reader task panicked")
             .map_err(|e| Error::runtime(format!("reading the source failed: {e}")))
         }
     };
+    // Chunks of part `number`, or the reason there is no such part.
+    let part_chunks = |number: u32| -> Result<std::ops::Range<u64>> {
+        match plan.chunks_of_part(number)? {
+            Some(chunks) => Ok(chunks),
+            None => Err(match &file_check {
+                // The plan came from the file's size: more data means the file grew.
+                Some((path, _)) => changed_error(path),
+                None => Error::runtime("internal: part past the end of the plan"),
+            }),
+        }
+    };
+    let acquire = |chunks: &std::ops::Range<u64>| {
+        let n = ((chunks.end - chunks.start) as usize).clamp(1, budget) as u32;
+        let permits = Arc::clone(&permits);
+        async move { permits.acquire_many_owned(n).await.expect("semaphore open") }
+    };
 
-    let mut first = read(1).await?;
+    let first_chunks = part_chunks(1)?;
+    let first_permit = acquire(&first_chunks).await;
+    let mut first = read(1, first_chunks).await?;
     {
         let cipher = Arc::clone(&cipher);
         first = on_cpu_pool(move || {
@@ -314,10 +456,7 @@ pub async fn upload(
         if let Some((path, before)) = &file_check {
             let after = file_identity(path)?;
             if after != *before || total_plain != before.0 {
-                return Err(Error::runtime_hint(
-                    format!("{} changed while it was being uploaded", path.display()),
-                    "nothing was stored; upload a stable copy (a snapshot) of the file",
-                ));
+                return Err(changed_error(path));
             }
         }
         Ok(())
@@ -328,7 +467,7 @@ pub async fn upload(
         let total = first.plaintext_len;
         check_source(total)?;
         finish_header(&mut first, total, &mut fields)?;
-        let body = Bytes::from(std::mem::take(&mut first.bytes));
+        let body = first.into_body(&pool);
         let ciphertext_len = body.len() as u64;
         aws.s3
             .put_object()
@@ -346,6 +485,7 @@ pub async fn upload(
             .send()
             .await
             .map_err(|e| s3_error("PutObject", dest, e))?;
+        drop(first_permit);
         progress.advance(total);
         progress.finish();
         return Ok(UploadOutcome {
@@ -357,6 +497,7 @@ pub async fn upload(
         });
     }
 
+    let create_started = std::time::Instant::now();
     let created = aws
         .s3
         .create_multipart_upload()
@@ -374,21 +515,31 @@ pub async fn upload(
         .upload_id()
         .ok_or_else(|| Error::runtime("S3 returned no upload id"))?
         .to_string();
+    sweep_lost_creates(
+        aws,
+        dest,
+        &upload_id,
+        owner.clone(),
+        create_started.elapsed(),
+    )
+    .await;
 
     let upload_part = {
         let s3 = aws.s3.clone();
         let dest = dest.clone();
         let upload_id = upload_id.clone();
         let owner = request.expected_bucket_owner.clone();
+        let pool = Arc::clone(&pool);
         move |part: PartBuf| {
             let owner = owner.clone();
             let s3 = s3.clone();
             let dest = dest.clone();
             let upload_id = upload_id.clone();
+            let pool = Arc::clone(&pool);
             async move {
                 let number = part.number;
                 let plain = part.plaintext_len;
-                let body = Bytes::from(part.bytes);
+                let body = part.into_body(&pool);
                 let out = s3
                     .upload_part()
                     .bucket(&dest.bucket)
@@ -417,10 +568,25 @@ pub async fn upload(
     };
 
     let drive = async {
-        let permits = Arc::new(Semaphore::new(request.concurrency.max(1)));
         let mut tasks: JoinSet<Result<(CompletedPart, u64)>> = JoinSet::new();
         let mut completed = Vec::new();
         let mut total_plain = first.plaintext_len;
+        // A file's header is final now: part 1 goes first, like any other part. A stream's
+        // part 1 waits for the length; its memory is outside the budget.
+        let mut held_first = if let Some(len) = known_len {
+            finish_header(&mut first, len, &mut fields)?;
+            let upload_part = upload_part.clone();
+            let permit = first_permit;
+            tasks.spawn(async move {
+                let result = upload_part(first).await;
+                drop(permit);
+                result
+            });
+            None
+        } else {
+            drop(first_permit);
+            Some(first)
+        };
         let mut number = 2u32;
         loop {
             // Reap finished parts without waiting, so errors surface early.
@@ -429,12 +595,22 @@ pub async fn upload(
                 progress.advance(plain);
                 completed.push(part);
             }
-            let permit = Arc::clone(&permits)
-                .acquire_owned()
-                .await
-                .expect("semaphore open");
-            let mut part = read(number).await?;
+            let chunks = part_chunks(number)?;
+            let permit = acquire(&chunks).await;
+            let mut part = read(number, chunks).await?;
             total_plain += part.plaintext_len;
+            if let Some(cap) = capacity
+                && total_plain > cap
+            {
+                return Err(Error::runtime_hint(
+                    format!(
+                        "the stream is longer than this upload can hold ({cap} bytes: 10,000 \
+                         parts at this part size, or S3's 5 TiB object limit)"
+                    ),
+                    "pass --expected-size (or a larger --part-size) for streams this long; \
+                     nothing was stored",
+                ));
+            }
             let is_last = part.is_last;
             let cipher = Arc::clone(&cipher);
             let upload_part = upload_part.clone();
@@ -454,16 +630,13 @@ pub async fn upload(
             number += 1;
         }
         check_source(total_plain)?;
-        finish_header(&mut first, total_plain, &mut fields)?;
-        let first_plain = first.plaintext_len;
-        tasks.spawn(upload_part(first));
+        if let Some(mut first) = held_first.take() {
+            finish_header(&mut first, total_plain, &mut fields)?;
+            tasks.spawn(upload_part(first));
+        }
         while let Some(done) = tasks.join_next().await {
             let (part, plain) = done.expect("upload task panicked")?;
-            progress.advance(if part.part_number() == Some(1) {
-                first_plain
-            } else {
-                plain
-            });
+            progress.advance(plain);
             completed.push(part);
         }
         completed.sort_by_key(|p| p.part_number());
@@ -512,6 +685,71 @@ pub async fn upload(
     })
 }
 
+/// A CreateMultipartUpload whose answer was lost (reset, timeout) is sent again by the SDK,
+/// leaving an empty upload s3seal never heard of. Uploads of this key that S3 began at most
+/// `took` + 1 s before ours (by S3's own clock) and that hold no part can only be that: abort
+/// them. Best effort: without s3:ListBucketMultipartUploads / s3:ListMultipartUploadParts, or on
+/// any error, nothing is swept (a lifecycle rule for incomplete uploads still cleans up).
+async fn sweep_lost_creates(
+    aws: &Aws,
+    dest: &ObjectLocation,
+    ours: &str,
+    owner: Option<String>,
+    took: std::time::Duration,
+) {
+    let listed = match aws
+        .s3
+        .list_multipart_uploads()
+        .bucket(&dest.bucket)
+        .set_expected_bucket_owner(owner.clone())
+        .prefix(&dest.key)
+        .send()
+        .await
+    {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::debug!(%dest, error = %crate::aws::error_chain(&e), "not sweeping lost creates");
+            return;
+        }
+    };
+    let uploads = listed.uploads();
+    let Some(our_start) = uploads
+        .iter()
+        .find(|u| u.upload_id() == Some(ours))
+        .and_then(|u| u.initiated())
+        .map(|t| t.as_secs_f64())
+    else {
+        return;
+    };
+    let window = took.as_secs_f64() + 1.0;
+    for upload in uploads {
+        let (Some(id), Some(key), Some(started)) =
+            (upload.upload_id(), upload.key(), upload.initiated())
+        else {
+            continue;
+        };
+        let before = our_start - started.as_secs_f64();
+        if id == ours || key != dest.key || !(0.0..=window).contains(&before) {
+            continue;
+        }
+        let empty = aws
+            .s3
+            .list_parts()
+            .bucket(&dest.bucket)
+            .set_expected_bucket_owner(owner.clone())
+            .key(&dest.key)
+            .upload_id(id)
+            .max_parts(1)
+            .send()
+            .await
+            .is_ok_and(|parts| parts.parts().is_empty());
+        if empty {
+            tracing::debug!(%dest, upload_id = id, "aborting an upload left by a lost CreateMultipartUpload answer");
+            abort(aws, dest, id, owner.clone()).await;
+        }
+    }
+}
+
 /// Aborts a multipart upload; a failed abort is logged, the original error is what the user
 /// sees (the upload id is printed so it can be cleaned up by hand or by a lifecycle rule).
 async fn abort(aws: &Aws, dest: &ObjectLocation, upload_id: &str, owner: Option<String>) {
@@ -547,14 +785,14 @@ mod tests {
         let cs = c.bytes() as usize;
         for len in [0, 1, cs - 1, cs, cs + 1, 3 * cs] {
             let mut r = reader(vec![7u8; len]);
-            let part = read_part(&mut r, 1, 0..100, c, 10).unwrap();
+            let part = read_part(&mut r, 1, 0..100, c, 10, Vec::new()).unwrap();
             let expect_chunks = len.div_ceil(cs).max(1);
             assert_eq!(part.chunks.len(), expect_chunks, "len {len}");
             assert!(part.is_last);
             assert!(part.chunks.last().unwrap().2);
             assert_eq!(part.chunks.iter().filter(|c| c.2).count(), 1);
             assert_eq!(part.plaintext_len, len as u64);
-            assert_eq!(part.bytes.len(), 10 + len + TAG_LEN * expect_chunks);
+            assert_eq!(part.len, 10 + len + TAG_LEN * expect_chunks);
         }
     }
 
@@ -564,9 +802,9 @@ mod tests {
         let cs = c.bytes() as usize;
         let data: Vec<u8> = (0..(2 * cs + 5)).map(|i| (i % 253) as u8).collect();
         let mut r = reader(data.clone());
-        let p1 = read_part(&mut r, 1, 0..2, c, 0).unwrap();
+        let p1 = read_part(&mut r, 1, 0..2, c, 0, Vec::new()).unwrap();
         assert!(!p1.is_last);
-        let p2 = read_part(&mut r, 2, 2..4, c, 0).unwrap();
+        let p2 = read_part(&mut r, 2, 2..4, c, 0, vec![9u8; 5 * cs]).unwrap();
         assert!(p2.is_last);
         assert_eq!(p2.chunks, vec![(2, 5, true)]);
         assert_eq!(&p2.bytes[..5], &data[2 * cs..]);

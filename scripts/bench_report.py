@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Turns the raw measurements of scripts/bench.sh into the markdown table of docs/PERFORMANCE.md.
+
+Input: a TSV of `label<TAB>wall_s<TAB>user_s<TAB>sys_s<TAB>max_rss_kib<TAB>bytes` lines, one
+per run (GNU time's %e %U %S %M). Output: the section between the `<!-- bench:begin -->` and
+`<!-- bench:end -->` markers of the given markdown file is replaced (the markers are appended
+when missing); the rest of the file, e.g. the "Seal and open" section, is left as it is.
+Medians per label; CPU is user + sys per GiB; the targets of issue 3 are checked as ratios
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+GIB = 1024**3
+BEGIN = "<!-- bench:begin -->"
+END = "<!-- bench:end -->"
+
+ROWS = [
+    ("s3seal-put", "s3seal put (encrypt + upload)", "up"),
+    ("aws-up", "aws s3 cp (upload, unencrypted)", "up"),
+    ("s5cmd-up", "s5cmd cp (upload, unencrypted)", "up"),
+    ("s3seal-get", "s3seal get to a file (download + verify + decrypt)", "down"),
+    ("aws-down", "aws s3 cp to a file (download)", "down"),
+    ("s5cmd-down", "s5cmd cp to a file (download)", "down"),
+    ("s3seal-get-stdout", "s3seal get to stdout (pipe)", "stdout"),
+    ("aws-down-stdout", "aws s3 cp to stdout (pipe)", "stdout"),
+    ("s5cmd-cat", "s5cmd cat (pipe)", "stdout"),
+    ("s3seal-stream-256m", "s3seal put from stdin, 256 MiB stream", "stream"),
+    ("s3seal-stream-2g", "s3seal put from stdin, 2 GiB stream", "stream"),
+]
+
+
+def load(path: Path) -> dict[str, list[tuple[float, float, float, float, int]]]:
+    runs: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        label, wall, user, sys_, rss, size = line.split("\t")
+        runs[label].append((float(wall), float(user), float(sys_), float(rss) / 1024, int(size)))
+    return runs
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def summarize(runs):
+    out = {}
+    for label, rs in runs.items():
+        size = rs[0][4]
+        gib = size / GIB if size else 1.0
+        out[label] = {
+            "n": len(rs),
+            "wall": med([r[0] for r in rs]),
+            "user": med([r[1] for r in rs]),
+            "sys": med([r[2] for r in rs]),
+            "cpu": med([r[1] + r[2] for r in rs]),
+            "cpu_per_gib": med([(r[1] + r[2]) / gib for r in rs]),
+            "rss": med([r[3] for r in rs]),
+            "rss_max": max(r[3] for r in rs),
+            "mib_s": med([size / 1024**2 / r[0] for r in rs]) if size else 0.0,
+            "size": size,
+        }
+    return out
+
+
+def ratio(s, a: str, b: str, key: str) -> float | None:
+    if a in s and b in s and s[b][key] > 0:
+        return s[a][key] / s[b][key]
+    return None
+
+
+def verdict(value: float | None, limit: float, fmt: str = "{:.2f}x") -> str:
+    if value is None:
+        return "not measured"
+    mark = "met" if value <= limit else "**missed**"
+    return f"{fmt.format(value)} (target <= {fmt.format(limit)}): {mark}"
+
+
+def render(s, machine: str, command: str, date: str) -> str:
+    lines = [
+        BEGIN,
+        "## Transfer benchmark (scripts/bench.sh)",
+        "",
+        f"Measured {date} with `{command}`.",
+        "",
+        "Machine: " + machine,
+        "",
+        "One run of the script starts its own servers (the s3s-based S3 server over TLS and moto",
+        "for KMS, both on 127.0.0.1, sharing the cores with the client), makes a 1 GiB random",
+        "file, and runs every tool against the same HTTPS endpoint, interleaved, several times.",
+        "Figures are medians over the runs; CPU is the client's user + sys time from GNU",
+        "`time`, RSS its peak resident set. The server's own CPU is not counted, but it competes",
+        "for the same two cores, so wall times are bounded by it: CPU seconds and ratios are the",
+        "figures that hold.",
+        "",
+        "| operation | runs | wall s | MiB/s | user s | sys s | CPU s/GiB | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, title, _ in ROWS:
+        if label not in s:
+            continue
+        r = s[label]
+        lines.append(
+            f"| {title} | {r['n']} | {r['wall']:.2f} | {r['mib_s']:.0f} | {r['user']:.2f} | "
+            f"{r['sys']:.2f} | {r['cpu_per_gib']:.2f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) |"
+        )
+    lines += ["", "### Targets (issue 3), as ratios from this run", ""]
+    checks = [
+        ("Upload CPU per GiB vs s5cmd", ratio(s, "s3seal-put", "s5cmd-up", "cpu_per_gib"), 0.5),
+        ("Download CPU per GiB vs s5cmd", ratio(s, "s3seal-get", "s5cmd-down", "cpu_per_gib"), 1.0),
+        ("Upload wall vs s5cmd", ratio(s, "s3seal-put", "s5cmd-up", "wall"), 1.0),
+        ("Upload wall vs aws s3 cp", ratio(s, "s3seal-put", "aws-up", "wall"), 0.7),
+        ("Download wall vs s5cmd", ratio(s, "s3seal-get", "s5cmd-down", "wall"), 1.0),
+        ("Download wall vs aws s3 cp", ratio(s, "s3seal-get", "aws-down", "wall"), 0.7),
+        ("2 GiB stream RSS vs 256 MiB stream", ratio(s, "s3seal-stream-2g", "s3seal-stream-256m", "rss_max"), 1.2),
+    ]
+    for name, value, limit in checks:
+        lines.append(f"- {name}: {verdict(value, limit)}")
+    for label in ("s3seal-put", "s3seal-get", "s3seal-get-stdout", "s3seal-stream-256m", "s3seal-stream-2g"):
+        if label in s:
+            v = s[label]["rss_max"]
+            lines.append(
+                f"- Peak RSS of `{label}` (max over runs): {v:.0f} MiB (target <= 128 MiB): "
+                + ("met" if v <= 128 else "**missed**")
+            )
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--doc", type=Path, required=True)
+    ap.add_argument("--machine", required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--date", required=True)
+    args = ap.parse_args()
+    s = summarize(load(args.results))
+    section = render(s, args.machine, args.command, args.date)
+    print(section)
+    doc = args.doc.read_text() if args.doc.exists() else "# Performance\n"
+    if BEGIN in doc and END in doc:
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        doc = head + section + tail
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+    args.doc.write_text(doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
