@@ -1,0 +1,125 @@
+//! `s3seal verify SRC`: authenticate every chunk of an object (s3://, presigned URL or local
+//! file) in parallel and write no plaintext; exit 0 only if it is intact, 3 if not (naming the
+//! first bad chunk).
+
+use clap::Args;
+use s3seal::kms::KmsKeyring;
+use s3seal::presign::UrlObject;
+use s3seal::s3ec;
+use s3seal::tools::LocalFile;
+use s3seal::tools::verify::{VerifyOutcome, VerifyRequest, verify};
+use s3seal::transfer::download::{S3Object, Sink};
+use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
+use s3seal::{Error, Result};
+
+use super::inspect::SrcKind;
+use super::{GlobalArgs, parse_pair, parse_size, progress};
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// s3://BUCKET/KEY, a presigned https:// URL, or a local file holding an encrypted object
+    src: String,
+    /// Encryption-context pair the object must carry (repeatable)
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    /// Accept an object that was written for another bucket/key (implied for a local file)
+    #[arg(long)]
+    allow_relocated: bool,
+    /// Ranged reads in flight
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Bytes per ranged read
+    #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
+    part_size: u64,
+    /// No progress bar or summary
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Result<()> {
+    if args.concurrency == 0 {
+        return Err(Error::usage("--concurrency must be at least 1"));
+    }
+    let kind = SrcKind::parse(&args.src)?;
+    let settings = global.aws_settings();
+    let url_reader = match &kind {
+        SrcKind::Url(url) => Some(UrlObject::new(url, &settings)?),
+        _ => None,
+    };
+    let file_reader = match &kind {
+        SrcKind::File(path) => Some(LocalFile::new(path)?),
+        _ => None,
+    };
+    let aws = s3seal::aws::connect(&settings).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let request = VerifyRequest {
+        expected_context: args.context,
+        allow_relocated: args.allow_relocated || file_reader.is_some(),
+        concurrency: args.concurrency,
+        unit_bytes: args.part_size,
+    };
+    let progress = progress::reporter(args.quiet, "verifying");
+    let outcome: VerifyOutcome = match (&kind, url_reader, file_reader) {
+        (SrcKind::S3(location), _, _) => {
+            let reader = S3Object {
+                aws: &aws,
+                location: location.clone(),
+            };
+            let sniffer = s3ec::Sniffer::new(&reader);
+            match verify(
+                &sniffer,
+                &keyring,
+                &request,
+                progress.clone(),
+                cancel.clone(),
+            )
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(err) => {
+                    // An S3 Encryption Client object: authenticate its one GCM stream instead.
+                    let s3ec_request = s3ec::S3ecRequest {
+                        expected_context: request.expected_context.clone(),
+                        range_requested: false,
+                        buffer_to_temp: false,
+                        concurrency: request.concurrency,
+                        unit_bytes: request.unit_bytes,
+                    };
+                    let done = s3ec::open_if_s3ec(
+                        &aws,
+                        &reader,
+                        sniffer.take_first(),
+                        err,
+                        &s3ec_request,
+                        &Sink::Discard,
+                        progress,
+                        cancel,
+                    )
+                    .await?;
+                    if !args.quiet {
+                        println!(
+                            "intact: {} (S3 Encryption Client {} object, {} bytes of plaintext, tag verified)",
+                            kind.display(),
+                            done.format,
+                            done.plaintext_len
+                        );
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        (_, Some(reader), _) => verify(&reader, &keyring, &request, progress, cancel).await?,
+        (_, _, Some(reader)) => verify(&reader, &keyring, &request, progress, cancel).await?,
+        _ => unreachable!("every source kind has a reader"),
+    };
+    if !args.quiet {
+        println!(
+            "intact: {} ({} bytes of plaintext, {} chunks authenticated; KMS key {})",
+            kind.display(),
+            outcome.plaintext_len,
+            outcome.chunks_verified,
+            outcome.kms_key_arn
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! End-to-end `inspect`, `verify` and `rewrap` on moto (S3 + KMS, with UploadPartCopy):
+//! inspect of an s3seal object, a local file and a foreign object; verify of an intact object
+//! and of one with a flipped byte in its last chunk; rewrap of a multipart object to another
+//! KMS key and context, after which get gives the same plaintext, the header names the new key
+//! and the old key no longer unwraps the data key.
+
+mod common;
+
+use common::{Target, data, env, get_raw, moto_aws, put_raw, s3_uri, s3seal, unique_key};
+use predicates::prelude::*;
+
+const C: usize = 64 * 1024;
+const MIB: usize = 1024 * 1024;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+fn put_file(plain: &[u8], key: &str, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, plain).unwrap();
+    s3seal(Target::Moto)
+        .args(["put", src.to_str().unwrap(), &s3_uri(key)])
+        .args(["--kms-key-id", &env().kms_alias, "--chunk-size", "64KiB"])
+        .args(extra)
+        .assert()
+        .success();
+}
+
+fn inspect_json(src: &str) -> serde_json::Value {
+    let out = s3seal(Target::Moto)
+        .args(["inspect", src, "--json"])
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn inspect_an_object_a_local_file_and_a_foreign_object() {
+    let plain = data(3 * C + 5, 601);
+    let key = unique_key("inspect");
+    put_file(&plain, &key, &["--context", "team=ops"]);
+    let json = inspect_json(&s3_uri(&key));
+    assert_eq!(json["is_s3seal"], true);
+    let h = &json["header"];
+    assert_eq!(h["kms_key_id"], env().kms_arn.as_str());
+    assert_eq!(h["plaintext_len"], plain.len() as u64);
+    assert_eq!(h["chunk_size"], C as u64);
+    assert_eq!(h["chunk_count"], 4);
+    assert_eq!(h["format_version"], 1);
+    assert_eq!(h["length_matches"], true);
+    assert_eq!(h["authenticated"], false);
+    assert_eq!(h["encryption_context"]["team"], "ops");
+    assert_eq!(h["encryption_context"]["s3seal:key"], key.as_str());
+    assert_eq!(json["object_len"], h["ciphertext_len"]);
+    // Only the header's 64 KiB were read, not the object.
+    assert!(json["bytes_read"].as_u64().unwrap() <= 65536);
+    assert!(json["object_len"].as_u64().unwrap() > 65536);
+    s3seal(Target::Moto)
+        .args(["inspect", &s3_uri(&key)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("s3seal object        yes"))
+        .stdout(predicate::str::contains(env().kms_arn.as_str()))
+        .stdout(predicate::str::contains("team=ops"));
+
+    // The same bytes as a local file: no AWS needed at all.
+    let raw = rt().block_on(async { get_raw(&moto_aws().await, &key).await });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("object.s3seal");
+    std::fs::write(&file, &raw).unwrap();
+    let local = s3seal(Target::Moto)
+        .env("AWS_ENDPOINT_URL", "https://127.0.0.1:1")
+        .args(["inspect", file.to_str().unwrap(), "--json"])
+        .assert()
+        .success();
+    let local: serde_json::Value = serde_json::from_slice(&local.get_output().stdout).unwrap();
+    assert_eq!(local["header"], json["header"]);
+    // A truncated copy is still described, and said not to match its length.
+    std::fs::write(&file, &raw[..raw.len() - 10]).unwrap();
+    let cut = inspect_json(file.to_str().unwrap());
+    assert_eq!(cut["header"]["length_matches"], false);
+
+    // Not an s3seal object: said so, exit 0.
+    let foreign = unique_key("inspect-foreign");
+    rt().block_on(async {
+        put_raw(
+            &moto_aws().await,
+            &foreign,
+            b"PK\x03\x04 just a zip".to_vec(),
+        )
+        .await;
+    });
+    let json = inspect_json(&s3_uri(&foreign));
+    assert_eq!(json["is_s3seal"], false);
+    assert!(json.get("header").is_none());
+    assert_eq!(json["first_bytes_hex"], "504b0304206a7573742061207a6970");
+    s3seal(Target::Moto)
+        .args(["inspect", &s3_uri(&foreign)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("s3seal object        no"));
+}
+
+#[test]
+fn verify_passes_an_intact_object_and_names_a_bad_last_chunk() {
+    let plain = data(3 * C + 5, 602);
+    let key = unique_key("verify");
+    put_file(&plain, &key, &[]);
+    s3seal(Target::Moto)
+        .args(["verify", &s3_uri(&key), "--part-size", "64KiB"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("intact"))
+        .stdout(predicate::str::contains("4 chunks"));
+    let dir = tempfile::tempdir().unwrap();
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(before.is_empty());
+
+    let raw = rt().block_on(async {
+        let aws = moto_aws().await;
+        let mut raw = get_raw(&aws, &key).await;
+        let n = raw.len();
+        raw[n - 20] ^= 0x01; // inside chunk 3, the last
+        put_raw(&aws, &key, raw.clone()).await;
+        raw
+    });
+    s3seal(Target::Moto)
+        .current_dir(dir.path())
+        .args(["verify", &s3_uri(&key), "--part-size", "64KiB"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("chunk 3 failed authentication"));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "verify wrote something"
+    );
+    // The same damaged bytes as a local file.
+    let file = dir.path().join("bad.s3seal");
+    std::fs::write(&file, &raw).unwrap();
+    s3seal(Target::Moto)
+        .args(["verify", file.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("chunk 3"));
+}
+
+#[test]
+fn rewrap_a_multipart_object_with_server_side_copies() {
+    // 11 MiB in 5 MiB parts: the rewrap uploads part 1 (new header + 5 MiB) and copies the rest
+    // in two UploadPartCopy ranges.
+    let plain = data(11 * MIB + 333, 603);
+    let key = unique_key("rewrap");
+    put_file(
+        &plain,
+        &key,
+        &["--part-size", "5MiB", "--context", "team=ops"],
+    );
+    let before = inspect_json(&s3_uri(&key));
+    let old_wrapped_len = before["header"]["wrapped_key_len"].as_u64().unwrap();
+    assert_eq!(before["header"]["kms_key_id"], env().kms_arn.as_str());
+
+    s3seal(Target::Moto)
+        .args([
+            "rewrap",
+            &s3_uri(&key),
+            "--kms-key-id",
+            &env().other_kms_arn,
+        ])
+        .args(["--context", "team=operations-and-compliance"])
+        .args(["--copy-part-size", "5MiB", "--concurrency", "2"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("3 parts"))
+        .stderr(predicate::str::contains("copied inside S3"));
+
+    let after = inspect_json(&s3_uri(&key));
+    let h = &after["header"];
+    assert_eq!(h["kms_key_id"], env().other_kms_arn.as_str());
+    assert_eq!(h["encryption_context"]["team"], "operations-and-compliance");
+    assert_eq!(h["plaintext_len"], plain.len() as u64);
+    assert_eq!(h["message_id"], before["header"]["message_id"]);
+    assert_eq!(h["length_matches"], true);
+    // The header grew, so every chunk moved: the copies were byte ranges, not chunks.
+    assert!(h["header_len"].as_u64() > before["header"]["header_len"].as_u64());
+    assert!(old_wrapped_len > 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.bin");
+    s3seal(Target::Moto)
+        .args(["get", &s3_uri(&key), dst.to_str().unwrap()])
+        .args(["--context", "team=operations-and-compliance"])
+        .assert()
+        .success();
+    assert!(std::fs::read(&dst).unwrap() == plain, "plaintext changed");
+    s3seal(Target::Moto)
+        .args(["verify", &s3_uri(&key)])
+        .assert()
+        .success();
+    // The old context no longer matches.
+    s3seal(Target::Moto)
+        .args(["verify", &s3_uri(&key), "--context", "team=ops"])
+        .assert()
+        .code(3);
+
+    rt().block_on(async {
+        let aws = moto_aws().await;
+        let raw = get_raw(&aws, &key).await;
+        let header = s3seal::format::ParsedHeader::parse(&raw).unwrap();
+        // The old key does not unwrap the new wrapped key; the new key does.
+        let with_old = aws
+            .kms
+            .decrypt()
+            .key_id(&env().kms_arn)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
+                header.fields.wrapped_key.clone(),
+            ))
+            .set_encryption_context(Some(header.fields.context.to_map()))
+            .send()
+            .await;
+        assert!(with_old.is_err(), "the old key still unwraps the data key");
+        let with_new = aws
+            .kms
+            .decrypt()
+            .key_id(&env().other_kms_arn)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
+                header.fields.wrapped_key.clone(),
+            ))
+            .set_encryption_context(Some(header.fields.context.to_map()))
+            .send()
+            .await;
+        assert!(with_new.is_ok());
+        let uploads = aws
+            .s3
+            .list_multipart_uploads()
+            .bucket(&env().bucket)
+            .prefix(&key)
+            .send()
+            .await
+            .unwrap();
+        assert!(uploads.uploads().is_empty(), "multipart upload left open");
+    });
+}
+
+#[test]
+fn rewrap_a_small_object_and_refuse_what_it_must_not_touch() {
+    let plain = data(2 * C + 1, 604);
+    let key = unique_key("rewrap-small");
+    put_file(&plain, &key, &["--context", "app=x"]);
+    s3seal(Target::Moto)
+        .args([
+            "rewrap",
+            &s3_uri(&key),
+            "--kms-key-id",
+            "alias/s3seal-other",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("one PUT"));
+    let json = inspect_json(&s3_uri(&key));
+    assert_eq!(json["header"]["kms_key_id"], env().other_kms_arn.as_str());
+    // User pairs are kept when no --context is given.
+    assert_eq!(json["header"]["encryption_context"]["app"], "x");
+    let out = s3seal(Target::Moto)
+        .args(["get", &s3_uri(&key), "-", "--context", "app=x"])
+        .assert()
+        .success();
+    assert!(out.get_output().stdout == plain);
+
+    // A tampered header is refused before anything is written.
+    let tampered = unique_key("rewrap-tampered");
+    put_file(&plain, &tampered, &[]);
+    let raw = rt().block_on(async {
+        let aws = moto_aws().await;
+        let mut raw = get_raw(&aws, &tampered).await;
+        raw[20] ^= 0x01; // plaintext length
+        put_raw(&aws, &tampered, raw.clone()).await;
+        raw
+    });
+    s3seal(Target::Moto)
+        .args([
+            "rewrap",
+            &s3_uri(&tampered),
+            "--kms-key-id",
+            &env().other_kms_arn,
+        ])
+        .assert()
+        .code(3);
+    let still = rt().block_on(async { get_raw(&moto_aws().await, &tampered).await });
+    assert!(still == raw, "a refused rewrap changed the object");
+
+    // Not an s3seal object.
+    let foreign = unique_key("rewrap-foreign");
+    rt().block_on(async {
+        put_raw(&moto_aws().await, &foreign, b"hello".to_vec()).await;
+    });
+    s3seal(Target::Moto)
+        .args([
+            "rewrap",
+            &s3_uri(&foreign),
+            "--kms-key-id",
+            &env().other_kms_arn,
+        ])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("not an s3seal object"));
+}
