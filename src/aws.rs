@@ -7,7 +7,9 @@
 //! Also here: turning SDK errors into [`Error`]s with a cause and a hint.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::{Intercept, RuntimeComponents};
 use aws_smithy_http_client::tls;
@@ -66,6 +68,36 @@ pub fn require_https(url: &str, source: &str) -> Result<()> {
     ))
 }
 
+/// Default for [`READ_TIMEOUT_VAR`]: how long a request may wait for the first byte of its
+/// answer. It counts from the start of the request, so for UploadPart it includes sending the
+/// part: generous enough for 8 parts of 8 MiB in flight over a slow uplink.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// Seconds to wait for an answer before the attempt fails and is retried (0: never give up).
+/// Without it a server that accepts a request and then goes silent hangs s3seal for ever: the
+/// SDK's stalled-stream protection only watches bodies that are moving.
+pub const READ_TIMEOUT_VAR: &str = "S3SEAL_READ_TIMEOUT";
+
+/// The timeouts s3seal adds to the SDK's defaults (which keep the 3.1 s connect timeout).
+pub fn timeout_config() -> Result<TimeoutConfig> {
+    let read = match env_nonempty(READ_TIMEOUT_VAR) {
+        None => Some(DEFAULT_READ_TIMEOUT),
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(0.0) => None,
+            Ok(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+            _ => {
+                return Err(Error::usage(format!(
+                    "{READ_TIMEOUT_VAR}={v:?} is not a number of seconds"
+                )));
+            }
+        },
+    };
+    let mut builder = TimeoutConfig::builder();
+    if let Some(read) = read {
+        builder = builder.read_timeout(read);
+    }
+    Ok(builder.build())
+}
+
 /// The CA bundle to use, if any: `--ca-bundle`, else `AWS_CA_BUNDLE`.
 pub fn ca_bundle_path(settings: &AwsSettings) -> Option<PathBuf> {
     settings
@@ -74,10 +106,9 @@ pub fn ca_bundle_path(settings: &AwsSettings) -> Option<PathBuf> {
         .or_else(|| env_nonempty("AWS_CA_BUNDLE").map(PathBuf::from))
 }
 
-/// An HTTPS client trusting exactly the certificates in `path`.
-pub fn https_client_with_ca(
-    path: &std::path::Path,
-) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+/// A TLS context trusting exactly the certificates in the PEM file `path` (as the AWS CLI
+/// treats a CA bundle: it replaces the system roots).
+pub fn tls_context_with_ca(path: &std::path::Path) -> Result<tls::TlsContext> {
     let pem = std::fs::read(path).map_err(|e| {
         Error::usage_hint(
             format!("cannot read CA bundle {}: {e}", path.display()),
@@ -93,10 +124,17 @@ pub fn https_client_with_ca(
     let trust = tls::TrustStore::empty()
         .with_native_roots(false)
         .with_pem_certificate(pem);
-    let context = tls::TlsContext::builder()
+    tls::TlsContext::builder()
         .with_trust_store(trust)
         .build()
-        .map_err(|e| Error::usage(format!("CA bundle {}: {e}", path.display())))?;
+        .map_err(|e| Error::usage(format!("CA bundle {}: {e}", path.display())))
+}
+
+/// An HTTPS client trusting exactly the certificates in `path`.
+pub fn https_client_with_ca(
+    path: &std::path::Path,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    let context = tls_context_with_ca(path)?;
     Ok(aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,
@@ -148,7 +186,8 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
             require_https(&url, var)?;
         }
     }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeout_config()?);
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
