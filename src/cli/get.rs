@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
+use s3seal::s3ec;
 use s3seal::transfer::download::{DownloadRequest, S3Object, Sink, download};
-use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
+use s3seal::transfer::{Cancel, default_concurrency};
 use s3seal::{Error, Result};
 
 use super::{GlobalArgs, parse_pair, parse_size, progress};
@@ -26,12 +27,18 @@ pub struct GetArgs {
     /// Accept an object that was written for another bucket/key (a deliberate copy or move)
     #[arg(long)]
     allow_relocated: bool,
-    /// Ranged GETs in flight
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    /// Ranged GETs in flight [default: 2 per core, 4 to 10]. Peak memory is about
+    /// 24 MiB + CONCURRENCY x PART_SIZE, to a file or to stdout (a slow reader slows the
+    /// download, it does not grow memory)
+    #[arg(long, default_value_t = default_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged GET
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
+    /// For S3 Encryption Client objects to stdout: decrypt into a private temporary file and
+    /// stream it only after the object's single GCM tag verified
+    #[arg(long)]
+    buffer_to_temp: bool,
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
@@ -61,6 +68,9 @@ fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
 }
 
 pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
+    if s3seal::presign::is_url(&args.src) {
+        return run_url(global, args, cancel).await;
+    }
     let src = ObjectLocation::parse(&args.src)?;
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
@@ -84,10 +94,97 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         location: src.clone(),
     };
     let progress = progress::reporter(args.quiet, "opening");
-    let outcome = download(&reader, &keyring, &request, &sink, progress, cancel).await?;
+    // Objects written by the AWS S3 Encryption Client are recognised from the first response
+    // and handed over to s3seal::s3ec.
+    let sniffer = s3ec::Sniffer::new(&reader);
+    let attempt = download(
+        &sniffer,
+        &keyring,
+        &request,
+        &sink,
+        progress.clone(),
+        cancel.clone(),
+    )
+    .await;
+    let outcome = match attempt {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let s3ec_request = s3ec::S3ecRequest {
+                expected_context: request.expected_context.clone(),
+                range_requested: request.range.is_some(),
+                buffer_to_temp: args.buffer_to_temp,
+                concurrency: request.concurrency,
+                unit_bytes: request.unit_bytes,
+            };
+            let first = sniffer.take_first();
+            let done = s3ec::open_if_s3ec(
+                &aws,
+                &reader,
+                first,
+                err,
+                &s3ec_request,
+                &sink,
+                progress,
+                cancel,
+            )
+            .await?;
+            if !args.quiet && !matches!(sink, Sink::Stdout) {
+                eprintln!(
+                    "opened {src} ({}) -> {} ({} bytes, GCM tag verified)",
+                    done.format,
+                    done.destination
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    done.bytes_written
+                );
+            }
+            return Ok(());
+        }
+    };
     if !args.quiet && !matches!(sink, Sink::Stdout) {
         eprintln!(
             "opened {src} -> {} ({} bytes, {} chunks verified)",
+            outcome
+                .destination
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            outcome.bytes_written,
+            outcome.chunks_verified
+        );
+    }
+    Ok(())
+}
+
+/// `get URL DST`: the same pipeline over a presigned https URL (no S3 credentials needed; the
+/// header's bucket/key binding is checked against what the URL addresses).
+async fn run_url(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
+    if args.concurrency == 0 {
+        return Err(Error::usage("--concurrency must be at least 1"));
+    }
+    let settings = global.aws_settings();
+    let reader = s3seal::presign::UrlObject::new(&args.src, &settings)?;
+    let sink = if args.dst == "-" {
+        Sink::Stdout
+    } else {
+        Sink::File(PathBuf::from(&args.dst))
+    };
+    let aws = s3seal::aws::connect(&settings).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let request = DownloadRequest {
+        expected_context: args.context,
+        allow_relocated: args.allow_relocated,
+        range: args.range,
+        concurrency: args.concurrency,
+        unit_bytes: args.part_size,
+    };
+    let progress = progress::reporter(args.quiet, "opening");
+    let outcome = download(&reader, &keyring, &request, &sink, progress, cancel).await?;
+    if !args.quiet && !matches!(sink, Sink::Stdout) {
+        eprintln!(
+            "opened {} -> {} ({} bytes, {} chunks verified)",
+            s3seal::presign::redact_url(&args.src),
             outcome
                 .destination
                 .as_ref()

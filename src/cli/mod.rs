@@ -3,9 +3,14 @@
 
 mod exit;
 mod get;
+mod inspect;
+mod migrate;
 mod posture;
+mod presign;
 mod progress;
 mod put;
+mod rewrap;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +75,17 @@ enum Command {
     Get(get::GetArgs),
     /// Check a bucket's security posture (exit 0 ok, 4 block, 5 warn, 6 unknown)
     Posture(posture::PostureArgs),
+    /// Print a presigned https URL for an object (GET, or PUT with --put): s3seal presign s3://BUCKET/KEY
+    Presign(presign::PresignArgs),
+    /// Show an object's header without KMS: s3seal inspect s3://BUCKET/KEY | URL | FILE
+    Inspect(inspect::InspectArgs),
+    /// Authenticate every chunk, write nothing (exit 0 intact, 3 not): s3seal verify SRC
+    Verify(verify::VerifyArgs),
+    /// Move an object's data key under another KMS key, rewriting only the header
+    Rewrap(rewrap::RewrapArgs),
+    /// Re-encrypt an S3 Encryption Client (v2/v3) object into the s3seal format in place,
+    /// verified before and after: s3seal migrate s3://BUCKET/KEY --kms-key-id ID
+    Migrate(migrate::MigrateArgs),
 }
 
 /// `K=V`, for --context.
@@ -163,6 +179,21 @@ pub fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Posture(args) => posture::run(&cli.global, args).await,
+            Command::Presign(args) => presign::run(&cli.global, args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Inspect(args) => inspect::run(&cli.global, args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Verify(args) => verify::run(&cli.global, args, cancel)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Rewrap(args) => rewrap::run(&cli.global, args, cancel)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Migrate(args) => migrate::run(&cli.global, args, cancel)
+                .await
+                .map(|()| ExitCode::SUCCESS),
         }
     });
     // Leave no background work (idle connections, blocking readers on stdin) holding us up.

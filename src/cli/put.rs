@@ -7,7 +7,7 @@ use s3seal::format::ChunkSize;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::transfer::upload::{Source, UploadRequest, upload};
-use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY, plan::DEFAULT_PART_BYTES};
+use s3seal::transfer::{Cancel, default_concurrency, plan::DEFAULT_PART_BYTES};
 use s3seal::{Error, Result};
 
 use super::posture::{OwnerArgs, PostureMode, gate};
@@ -28,12 +28,20 @@ pub struct PutArgs {
     /// KMS key for S3's own SSE-KMS encryption [default: the envelope key]
     #[arg(long, value_name = "ID")]
     sse_kms_key_id: Option<String>,
-    /// Parts uploaded at once
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    /// Parts in flight (read, sealed or uploading) [default: 2 per core, 4 to 10]. Peak memory
+    /// is about 24 MiB + CONCURRENCY x PART_SIZE (stdin: one part more), so at most about
+    /// 112 MiB at the defaults
+    #[arg(long, default_value_t = default_concurrency(), hide_default_value = true)]
     concurrency: usize,
-    /// Plaintext bytes per multipart part (5MiB..5GiB; rounded up to whole chunks)
+    /// Plaintext bytes per multipart part (5MiB..5GiB; rounded up to whole chunks; grown when
+    /// the object would need more than 10,000 parts)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
+    /// For stdin: about how many bytes will come (a hint). Parts are sized up front so that
+    /// length fits in 10,000 parts; without it, parts double every 1,000 parts, and a stream
+    /// too long for the plan fails as soon as it crosses that length
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    expected_size: Option<u64>,
     /// Chunk size, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
@@ -49,6 +57,9 @@ pub struct PutArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<()> {
+    if s3seal::presign::is_url(&args.dest) {
+        return run_url(global, args).await;
+    }
     let dest = ObjectLocation::parse(&args.dest)?;
     let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
         Error::usage(format!(
@@ -61,8 +72,19 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
     }
     debug_assert_eq!(DEFAULT_PART_BYTES, 8 << 20);
     let source = if args.src == "-" {
-        Source::Stream(Box::new(std::io::stdin()))
+        match args.expected_size {
+            Some(expected_size) => Source::StreamWithHint {
+                reader: Box::new(std::io::stdin()),
+                expected_size,
+            },
+            None => Source::Stream(Box::new(std::io::stdin())),
+        }
     } else {
+        if args.expected_size.is_some() {
+            return Err(Error::usage(
+                "--expected-size is for stdin (-); a file's size is known",
+            ));
+        }
         let path = PathBuf::from(&args.src);
         if !path.exists() {
             return Err(Error::usage(format!("{}: no such file", path.display())));
@@ -96,6 +118,55 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
             } else {
                 format!("{} parts", outcome.parts)
             },
+            outcome.kms_key_arn
+        );
+    }
+    Ok(())
+}
+
+/// `put SRC URL`: seal SRC and upload it with one PUT through a presigned URL from
+/// `s3seal presign --put` (at most 5 GiB; no S3 credentials or posture check: the URL's signer
+/// decided where it goes). The object is bound to the bucket/key the URL addresses.
+async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
+    use s3seal::presign::{UrlPutRequest, UrlPutSource, put_to_url, redact_url};
+    let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
+        Error::usage(format!(
+            "--chunk-size {} must be a power of two from 64KiB to 16MiB",
+            args.chunk_size
+        ))
+    })?;
+    // Refuse plain HTTP and malformed URLs before reading anything.
+    s3seal::presign::ParsedUrl::parse(&args.dest)?.location()?;
+    let source = if args.src == "-" {
+        UrlPutSource::Stream(Box::new(std::io::stdin()))
+    } else {
+        let path = PathBuf::from(&args.src);
+        if !path.exists() {
+            return Err(Error::usage(format!("{}: no such file", path.display())));
+        }
+        UrlPutSource::File(path)
+    };
+    let settings = global.aws_settings();
+    let aws = s3seal::aws::connect(&settings).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let request = UrlPutRequest {
+        sse_kms_key_id: args
+            .sse_kms_key_id
+            .clone()
+            .unwrap_or_else(|| args.kms_key_id.clone()),
+        kms_key_id: args.kms_key_id,
+        context: args.context,
+        chunk_size,
+    };
+    let outcome = put_to_url(&args.dest, &settings, &keyring, source, &request).await?;
+    if !args.quiet {
+        eprintln!(
+            "sealed {} -> {} via {} ({} bytes plaintext, {} bytes stored, single PUT; KMS key {})",
+            args.src,
+            outcome.location,
+            redact_url(&args.dest),
+            outcome.plaintext_len,
+            outcome.ciphertext_len,
             outcome.kms_key_arn
         );
     }
