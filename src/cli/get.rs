@@ -28,12 +28,12 @@ pub struct GetArgs {
     #[arg(long)]
     allow_relocated: bool,
     /// Ranged GETs in flight [default: 2 per core, 4 to 10]. Peak memory is about
-    /// 24 MiB + CONCURRENCY x PART_SIZE, to a file or to stdout (a slow reader slows the
-    /// download, it does not grow memory)
+    /// 30 MiB + 3 x CONCURRENCY x PART_SIZE (measured; the HTTP client buffers each range
+    /// too), to a file or to stdout: a slow reader slows the download, it does not grow memory
     #[arg(long, default_value_t = default_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged GET
-    #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
+    #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
     part_size: u64,
     /// For S3 Encryption Client objects to stdout: decrypt into a private temporary file and
     /// stream it only after the object's single GCM tag verified

@@ -29,7 +29,7 @@ pub struct VerifyArgs {
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
     /// Bytes per ranged read
-    #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
+    #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
     part_size: u64,
     /// No progress bar or summary
     #[arg(short, long)]
