@@ -7,7 +7,7 @@ use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::s3ec;
 use s3seal::transfer::download::{DownloadRequest, S3Object, Sink, download};
-use s3seal::transfer::{Cancel, default_concurrency};
+use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
 use super::{GlobalArgs, parse_pair, parse_size, progress};
@@ -27,10 +27,10 @@ pub struct GetArgs {
     /// Accept an object that was written for another bucket/key (a deliberate copy or move)
     #[arg(long)]
     allow_relocated: bool,
-    /// Ranged GETs in flight [default: 2 per core, 4 to 10]. Peak memory is about
+    /// Ranged GETs in flight [default: 2 per core, 4 to 8]. Peak memory is about
     /// 30 MiB + 3 x CONCURRENCY x PART_SIZE (measured; the HTTP client buffers each range
     /// too), to a file or to stdout: a slow reader slows the download, it does not grow memory
-    #[arg(long, default_value_t = default_concurrency(), hide_default_value = true)]
+    #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged GET
     #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]

@@ -31,6 +31,15 @@ pub fn default_concurrency() -> usize {
     (2 * cores).clamp(MIN_DEFAULT_CONCURRENCY, MAX_DEFAULT_CONCURRENCY)
 }
 
+/// Most ranges in flight by default for downloads: each costs about three times its size
+/// (docs/PERFORMANCE.md), so 30 MiB + 3 x 8 x 4 MiB stays under 128 MiB.
+pub const MAX_DEFAULT_DOWNLOAD_CONCURRENCY: usize = 8;
+
+/// Ranged GETs in flight by default: [`default_concurrency`], capped by memory.
+pub fn default_download_concurrency() -> usize {
+    default_concurrency().min(MAX_DEFAULT_DOWNLOAD_CONCURRENCY)
+}
+
 /// Receives transfer progress; the library never draws anything itself.
 pub trait Progress: Send + Sync {
     /// Total plaintext bytes, when known.
