@@ -26,6 +26,7 @@ if [[ -n "${S3SEAL_DEMO_BUCKET:-}" && -n "${S3SEAL_KMS_KEY_ID:-}" ]]; then
     BUCKET="$S3SEAL_DEMO_BUCKET"
     step "using real AWS: bucket $BUCKET, KMS key $S3SEAL_KMS_KEY_ID"
     PY=python3
+    POSTURE=(--posture enforce)
 else
     step "no S3SEAL_DEMO_BUCKET/S3SEAL_KMS_KEY_ID: starting local S3 (s3s, SigV4) and KMS (moto) over HTTPS"
     trap 'bash "$ROOT/scripts/local-aws.sh" stop' EXIT
@@ -38,6 +39,10 @@ else
     export S3SEAL_KMS_KEY_ID="$S3SEAL_TEST_KMS_KEY_ALIAS"
     BUCKET="$S3SEAL_TEST_BUCKET"
     PY="$S3SEAL_TEST_VENV/bin/python"
+    # The s3s server implements none of the bucket-configuration calls the posture check reads
+    # (every check would be "unknown"); the test suite exercises the gate against moto.
+    POSTURE=(--posture off)
+    echo "note: the local s3s server has no bucket-configuration API, so the posture gate is off here" >&2
 fi
 
 WORK="$(mktemp -d)"
@@ -49,7 +54,7 @@ head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/plain.bin"
 sha256sum "$WORK/plain.bin" | tee "$WORK/plain.sha256"
 
 step "s3seal put (encrypt with a fresh KMS data key, parallel multipart upload)"
-"$S3SEAL" put "$WORK/plain.bin" "s3://$BUCKET/$KEY" --context purpose=demo
+"$S3SEAL" put "$WORK/plain.bin" "s3://$BUCKET/$KEY" --context purpose=demo "${POSTURE[@]}"
 
 step "s3seal get (parallel ranged GETs, every chunk verified before the file appears)"
 "$S3SEAL" get "s3://$BUCKET/$KEY" "$WORK/back.bin" --context purpose=demo
@@ -57,7 +62,7 @@ cmp "$WORK/plain.bin" "$WORK/back.bin"
 echo "round trip: identical ($(stat -c %s "$WORK/back.bin") bytes)"
 
 step "a stream: stdin -> S3 -> stdout"
-head -c 3000000 /dev/urandom | tee "$WORK/stream.bin" | "$S3SEAL" put - "s3://$BUCKET/$KEY.stream" --quiet
+head -c 3000000 /dev/urandom | tee "$WORK/stream.bin" | "$S3SEAL" put - "s3://$BUCKET/$KEY.stream" --quiet "${POSTURE[@]}"
 "$S3SEAL" get "s3://$BUCKET/$KEY.stream" - --quiet | cmp - "$WORK/stream.bin"
 echo "stream round trip: identical"
 
@@ -72,7 +77,9 @@ plain = open(plain_path, "rb").read()
 print(f"stored bytes: {len(body)} (plaintext {len(plain)}; overhead {len(body) - len(plain)} = header + 16 B per chunk)")
 print(f"first 16 bytes: {body[:16].hex(' ')}  (magic \\x89S3SEAL\\n, version 1)")
 print(f"plaintext visible in the stored object: {plain[4096:4160] in body}")
-print(f"ServerSideEncryption: {head.get('ServerSideEncryption')}  SSEKMSKeyId: {head.get('SSEKMSKeyId')}")
+sse = head.get("ServerSideEncryption")
+print(f"ServerSideEncryption: {sse}  SSEKMSKeyId: {head.get('SSEKMSKeyId')}"
+      + ("" if sse else "  (s3seal sent SSE-KMS headers; the local s3s server does not echo them, AWS and moto do)"))
 PYEOF
 
 step "tampering is detected: flip one stored byte, then get"

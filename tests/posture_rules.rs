@@ -1339,3 +1339,34 @@ fn gate_modes() {
         GateDecision::Proceed { notices } if notices.is_empty()
     ));
 }
+
+#[test]
+fn unimplemented_reads_are_unknown_without_a_missing_permission() {
+    // S3-compatible servers answer NotImplemented for configuration calls they lack: unknown,
+    // but no IAM permission would help, so none is named.
+    let mut facts = base();
+    let unreadable = |permission: &str| s3seal::posture::Unreadable {
+        permission: permission.into(),
+        access_denied: false,
+        error: "NotImplemented: GetBucketPolicy is not implemented yet".into(),
+    };
+    facts.policy = Fact::Unknown(unreadable("s3:GetBucketPolicy"));
+    facts.bucket_public_access_block = Fact::Unknown(unreadable("s3:GetBucketPublicAccessBlock"));
+    facts.account_public_access_block = Fact::Unknown(unreadable("s3:GetAccountPublicAccessBlock"));
+    let r = eval(&facts);
+    let f = expect(&r, CheckId::PolicyPublic, Status::Unknown, Severity::Block);
+    assert_eq!(f.missing_permission, None);
+    assert!(f.summary.contains("NotImplemented"), "{}", f.summary);
+    let f = r.finding(CheckId::PublicAccessBlock).unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    assert_eq!(f.missing_permission, None);
+    // A denied read still names the permission.
+    facts.policy = Fact::Unknown(s3seal::posture::Unreadable {
+        permission: "s3:GetBucketPolicy".into(),
+        access_denied: true,
+        error: "AccessDenied".into(),
+    });
+    let r = eval(&facts);
+    let f = expect(&r, CheckId::PolicyPublic, Status::Unknown, Severity::Block);
+    assert_eq!(f.missing_permission.as_deref(), Some("s3:GetBucketPolicy"));
+}

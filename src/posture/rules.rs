@@ -380,7 +380,11 @@ fn unknown(check: CheckId, severity: Severity, what: &str, unreadable: &Unreadab
         f.fix = "check the bucket name (see the owner finding)".to_string();
         return f;
     }
-    f.missing_permission = Some(unreadable.permission.clone());
+    // Only a denied read names a missing permission: a server that does not implement the
+    // call (NotImplemented) or failed (5xx) is not a permission problem.
+    if unreadable.access_denied {
+        f.missing_permission = Some(unreadable.permission.clone());
+    }
     f.fix = if unreadable.access_denied {
         format!(
             "grant the checking identity {} on the bucket (s3seal posture --print-iam-policy \
@@ -913,7 +917,11 @@ fn check_public_access_block(ctx: &Ctx) -> Finding {
         &ctx.facts.account_public_access_block,
     ]
     .iter()
-    .filter_map(|f| f.unreadable().map(|u| u.permission.clone()))
+    .filter_map(|f| {
+        f.unreadable()
+            .filter(|u| u.access_denied)
+            .map(|u| u.permission.clone())
+    })
     .collect();
     let mut f = finding(
         CheckId::PublicAccessBlock,
@@ -925,11 +933,19 @@ fn check_public_access_block(ctx: &Ctx) -> Finding {
         ),
         evidence,
     );
-    f.missing_permission = Some(missing.join(", "));
-    f.fix = format!(
-        "grant {} to the checking identity, or turn the settings on at bucket level",
-        missing.join(" and ")
-    );
+    if !missing.is_empty() {
+        f.missing_permission = Some(missing.join(", "));
+    }
+    f.fix = if missing.is_empty() {
+        "the reads failed (not a permission problem); run the check again, or turn the settings \
+         on at bucket level"
+            .to_string()
+    } else {
+        format!(
+            "grant {} to the checking identity, or turn the settings on at bucket level",
+            missing.join(" and ")
+        )
+    };
     f
 }
 
