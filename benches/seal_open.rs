@@ -8,10 +8,11 @@
 //! Groups:
 //! - `chunk_1MiB/{seal,open}/<backend>`: one 1 MiB chunk per iteration on one core, buffer hot in
 //!   cache, as `openssl speed -bytes 1048576` measures (the per-core comparison).
-//! - `hot_1MiB_per_thread/seal/{1,N}-threads`: every thread seals its own hot 1 MiB chunk, as
-//!   `openssl speed -multi N` does (the scaling comparison against OpenSSL's).
+//! - `hot_1MiB_per_thread/{seal,copy+open}/{1,N}-threads`: every thread seals (or restores with a
+//!   1 MiB copy and opens) its own hot 1 MiB chunk, as `openssl speed -multi N` does (the scaling
+//!   comparison; contention from other processes shows here first).
 //! - `batch_32MiB/{seal,open}/{1-thread,N-threads}`: 32 distinct chunks of 1 MiB per iteration
-//!   (32 MiB, beyond the caches), once on one thread and once spread over all cores with rayon,
+//!   (32 MiB: far beyond L2, as large as L3), once on one thread and once over all cores (rayon),
 //!   as the transfer pipeline works.
 
 use std::hint::black_box;
@@ -148,6 +149,24 @@ fn hot_scaling(cr: &mut Criterion) {
                     let mut buf = bufs[ctx.index()].lock().unwrap();
                     for round in 0..ROUNDS {
                         black_box(c.seal_in_place(round as u64, false, &mut buf));
+                    }
+                })
+            })
+        });
+        // Open needs fresh ciphertext each time: every round first copies the thread's sealed
+        // master chunk into its work buffer (a hot 1 MiB memcpy, included in the time, equally
+        // for 1 and N threads), then opens it in place.
+        let sealed = sealed_chunk(&c, 7);
+        let work: Vec<std::sync::Mutex<Vec<u8>>> = (0..n)
+            .map(|_| std::sync::Mutex::new(sealed.clone()))
+            .collect();
+        g.bench_function(format!("copy+open/{n}-threads"), |b| {
+            b.iter(|| {
+                pool.broadcast(|ctx| {
+                    let mut buf = work[ctx.index()].lock().unwrap();
+                    for _ in 0..ROUNDS {
+                        buf.copy_from_slice(&sealed);
+                        black_box(c.open_in_place(7, false, &mut buf).unwrap());
                     }
                 })
             })
