@@ -26,7 +26,7 @@ use crate::aws::{Aws, service_error_parts, transport_error};
 use crate::error::{Error, Result};
 use crate::format::{FormatError, MAGIC};
 use crate::location::ObjectLocation;
-use crate::transfer::download::{RangeData, RangeReader, Sink};
+use crate::transfer::download::{RangeData, RangeReader, Sink, resolve_destination};
 use crate::transfer::{Cancel, Progress, s3_error};
 
 /// Largest instruction file read (they hold a few hundred bytes).
@@ -467,24 +467,6 @@ async fn decrypt_into<W: AsyncWrite + Unpin>(
     };
     progress.finish();
     Ok((written, key_arn))
-}
-
-/// Picks the file a download writes (an existing directory gets the key's last segment).
-fn resolve_destination(path: &Path, key: &str) -> Result<PathBuf> {
-    if path.is_dir() {
-        let name = key
-            .rsplit('/')
-            .next()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| {
-                Error::usage(format!(
-                    "{} is a directory and the key has no file name",
-                    path.display()
-                ))
-            })?;
-        return Ok(path.join(name));
-    }
-    Ok(path.to_path_buf())
 }
 
 fn temp_in(dir: &Path, name: &str) -> Result<(tempfile::NamedTempFile, tokio::fs::File)> {

@@ -335,8 +335,8 @@ fn open_unit(
     opened.into_iter().collect()
 }
 
-/// Picks the file a download writes and the directory its temporary file goes in.
-fn resolve_destination(path: &Path, key: &str) -> Result<PathBuf> {
+/// Picks the file a download writes (an existing directory gets the key's last segment).
+pub(crate) fn resolve_destination(path: &Path, key: &str) -> Result<PathBuf> {
     if path.is_dir() {
         let name = key
             .rsplit('/')
