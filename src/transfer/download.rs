@@ -82,11 +82,39 @@ fn parse_total(content_range: &str) -> Option<u64> {
     content_range.rsplit_once('/')?.1.trim().parse().ok()
 }
 
-impl RangeReader for S3Object<'_> {
-    async fn read_range(&self, range: Range<u64>, if_match: Option<&str>) -> Result<RangeData> {
-        let mut attempt = 0;
+type GetObjectResult = std::result::Result<
+    aws_sdk_s3::operation::get_object::GetObjectOutput,
+    aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::get_object::GetObjectError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+>;
+
+/// Waits before attempt `attempt + 1`: 200 ms, 400 ms, 800 ms.
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+}
+
+/// Size of the whole object: from Content-Range, or (a server that ignored the Range header
+/// and sent everything) from Content-Length.
+fn object_total(out: &aws_sdk_s3::operation::get_object::GetObjectOutput) -> u64 {
+    match out.content_range().and_then(parse_total) {
+        Some(total) => total,
+        None => out.content_length().unwrap_or(0).max(0) as u64,
+    }
+}
+
+impl S3Object<'_> {
+    /// Sends one ranged GetObject, counting attempts in `attempt` and retrying failures that
+    /// never reached S3; what S3 answered (and the last transport failure) is returned as is.
+    async fn send_range(
+        &self,
+        range: &Range<u64>,
+        if_match: Option<&str>,
+        attempt: &mut u32,
+    ) -> GetObjectResult {
         loop {
-            attempt += 1;
+            *attempt += 1;
             let sent = self
                 .aws
                 .s3
@@ -97,29 +125,43 @@ impl RangeReader for S3Object<'_> {
                 .set_if_match(if_match.map(str::to_string))
                 .send()
                 .await;
-            let out = match sent {
-                Ok(out) => out,
-                Err(e) => {
-                    let is_service = matches!(e, aws_sdk_s3::error::SdkError::ServiceError(_));
-                    if let aws_sdk_s3::error::SdkError::ServiceError(se) = &e
-                        && se.raw().status().as_u16() == 416
-                    {
-                        // Only an empty object has no byte 0: it cannot be an s3seal object.
-                        return Err(FormatError::NotS3seal.into());
-                    }
-                    if is_service || attempt >= RANGE_ATTEMPTS {
-                        return Err(s3_error("GetObject", &self.location, e));
-                    }
-                    tracing::debug!(attempt, error = %error_chain(&e), "retrying ranged GET");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
-                    continue;
+            match sent {
+                Err(e)
+                    if !matches!(e, aws_sdk_s3::error::SdkError::ServiceError(_))
+                        && *attempt < RANGE_ATTEMPTS =>
+                {
+                    tracing::debug!(attempt = *attempt, error = %error_chain(&e), "retrying ranged GET");
+                    backoff(*attempt).await;
                 }
+                other => return other,
+            }
+        }
+    }
+
+    /// The error for a body that broke on every attempt.
+    fn broken_body(&self, err: &dyn std::error::Error) -> Error {
+        Error::runtime_hint(
+            format!("reading {} failed: {}", self.location, error_chain(err)),
+            "the connection broke repeatedly; check the network and try again",
+        )
+    }
+}
+
+impl RangeReader for S3Object<'_> {
+    async fn read_range(&self, range: Range<u64>, if_match: Option<&str>) -> Result<RangeData> {
+        let mut attempt = 0;
+        loop {
+            let out = match self.send_range(&range, if_match, &mut attempt).await {
+                Ok(out) => out,
+                Err(aws_sdk_s3::error::SdkError::ServiceError(se))
+                    if se.raw().status().as_u16() == 416 =>
+                {
+                    // Only an empty object has no byte 0: it cannot be an s3seal object.
+                    return Err(FormatError::NotS3seal.into());
+                }
+                Err(e) => return Err(s3_error("GetObject", &self.location, e)),
             };
-            let total = match out.content_range().and_then(parse_total) {
-                Some(total) => total,
-                // A server that ignored the Range header sent the whole object.
-                None => out.content_length().unwrap_or(0).max(0) as u64,
-            };
+            let total = object_total(&out);
             let etag = out.e_tag().map(str::to_string);
             let metadata = out.metadata().cloned().unwrap_or_default();
             let whole_object = out.content_range().is_none();
@@ -141,14 +183,9 @@ impl RangeReader for S3Object<'_> {
                 }
                 Err(e) if attempt < RANGE_ATTEMPTS => {
                     tracing::debug!(attempt, error = %error_chain(&e), "retrying broken GET body");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    backoff(attempt).await;
                 }
-                Err(e) => {
-                    return Err(Error::runtime_hint(
-                        format!("reading {} failed: {}", self.location, error_chain(&e)),
-                        "the connection broke repeatedly; check the network and try again",
-                    ));
-                }
+                Err(e) => return Err(self.broken_body(&e)),
             }
         }
     }
@@ -162,36 +199,13 @@ impl RangeReader for S3Object<'_> {
         let want = range.end - range.start;
         let mut attempt = 0;
         loop {
-            attempt += 1;
             buf.clear();
             buf.reserve(want as usize);
-            let sent = self
-                .aws
-                .s3
-                .get_object()
-                .bucket(&self.location.bucket)
-                .key(&self.location.key)
-                .range(format!("bytes={}-{}", range.start, range.end - 1))
-                .set_if_match(if_match.map(str::to_string))
-                .send()
-                .await;
-            let mut out = match sent {
-                Ok(out) => out,
-                Err(e) => {
-                    if matches!(e, aws_sdk_s3::error::SdkError::ServiceError(_))
-                        || attempt >= RANGE_ATTEMPTS
-                    {
-                        return Err(s3_error("GetObject", &self.location, e));
-                    }
-                    tracing::debug!(attempt, error = %error_chain(&e), "retrying ranged GET");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
-                    continue;
-                }
-            };
-            let total = match out.content_range().and_then(parse_total) {
-                Some(total) => total,
-                None => out.content_length().unwrap_or(0).max(0) as u64,
-            };
+            let mut out = self
+                .send_range(&range, if_match, &mut attempt)
+                .await
+                .map_err(|e| s3_error("GetObject", &self.location, e))?;
+            let total = object_total(&out);
             // A server that ignored the Range header sends the whole object: skip to ours.
             let mut skip = if out.content_range().is_none() {
                 range.start
@@ -213,14 +227,9 @@ impl RangeReader for S3Object<'_> {
                 Ok(()) => return Ok(total),
                 Err(e) if attempt < RANGE_ATTEMPTS => {
                     tracing::debug!(attempt, error = %error_chain(&e), "retrying broken GET body");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    backoff(attempt).await;
                 }
-                Err(e) => {
-                    return Err(Error::runtime_hint(
-                        format!("reading {} failed: {}", self.location, error_chain(&e)),
-                        "the connection broke repeatedly; check the network and try again",
-                    ));
-                }
+                Err(e) => return Err(self.broken_body(&e)),
             }
         }
     }
