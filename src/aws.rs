@@ -296,12 +296,16 @@ where
     Some(Error::runtime_hint(message, hint))
 }
 
-/// Error code, message and HTTP status of a service error.
+/// Error code of a service error, and a detail for messages: `Code: message`, or the code
+/// alone when the service sent no message.
 pub(crate) fn service_error_parts<E, R>(err: &SdkError<E, R>) -> (String, String)
 where
     E: ProvideErrorMetadata,
 {
     let code = err.code().unwrap_or("Unknown").to_string();
-    let message = err.message().unwrap_or("").to_string();
-    (code, message)
+    let detail = match err.message() {
+        Some(message) if !message.is_empty() => format!("{code}: {message}"),
+        _ => code.clone(),
+    };
+    (code, detail)
 }

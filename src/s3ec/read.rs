@@ -268,12 +268,7 @@ async fn unwrap_data_key(
             if let Some(e) = transport_error("KMS Decrypt", &err) {
                 return Err(e);
             }
-            let (code, message) = service_error_parts(&err);
-            let detail = if message.is_empty() {
-                code.clone()
-            } else {
-                format!("{code}: {message}")
-            };
+            let (code, detail) = service_error_parts(&err);
             return Err(match code.as_str() {
                 "InvalidCiphertextException"
                 | "IncorrectKeyException"

@@ -73,12 +73,7 @@ where
     if let Some(e) = transport_error("KMS ReEncrypt", &err) {
         return e;
     }
-    let (code, message) = service_error_parts(&err);
-    let detail = if message.is_empty() {
-        code.clone()
-    } else {
-        format!("{code}: {message}")
-    };
+    let (code, detail) = service_error_parts(&err);
     match code.as_str() {
         "NotFoundException" => Error::runtime_hint(
             format!("KMS key {key_id} not found ({detail})"),

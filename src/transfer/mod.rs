@@ -105,12 +105,7 @@ where
     if let Some(e) = transport_error(&format!("S3 {operation} {location}"), &err) {
         return e;
     }
-    let (code, message) = service_error_parts(&err);
-    let detail = if message.is_empty() {
-        code.clone()
-    } else {
-        format!("{code}: {message}")
-    };
+    let (code, detail) = service_error_parts(&err);
     let permission = match operation {
         "GetObject" | "HeadObject" => "s3:GetObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
