@@ -4,6 +4,8 @@
 //!
 //! [`Keyring`] is the seam: the CLI uses [`KmsKeyring`]; tests of pure logic can use another.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use zeroize::Zeroize;
@@ -28,6 +30,20 @@ impl std::fmt::Debug for NewDataKey {
     }
 }
 
+/// A data key unwrapped for an object another client wrote (the S3 Encryption Client), and
+/// the KMS key that unwrapped it, as KMS reported it.
+pub struct ForeignKey {
+    pub key: DataKey,
+    pub key_arn: Option<String>,
+}
+
+/// A data key wrapped anew under another KMS key (rewrap).
+#[derive(Debug, Clone)]
+pub struct Rewrapped {
+    pub wrapped: Vec<u8>,
+    pub key_arn: String,
+}
+
 /// Where data keys come from.
 #[allow(async_fn_in_trait)]
 pub trait Keyring {
@@ -38,6 +54,23 @@ pub trait Keyring {
         wrapped: &[u8],
         context: &EncryptionContext,
     ) -> Result<DataKey>;
+    /// Unwraps a data key written by the S3 Encryption Client, under exactly its stored
+    /// `context`. KMS answers that mean "this object cannot be trusted" are integrity errors.
+    async fn decrypt_foreign(
+        &self,
+        wrapped: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<ForeignKey>;
+    /// Wraps the data key behind `wrapped` (under `key_id` and `context`) under `new_key_id`
+    /// and `new_context`, without the key leaving KMS.
+    async fn reencrypt(
+        &self,
+        wrapped: &[u8],
+        key_id: &str,
+        context: &EncryptionContext,
+        new_key_id: &str,
+        new_context: &EncryptionContext,
+    ) -> Result<Rewrapped>;
 }
 
 /// AWS KMS.
@@ -152,5 +185,130 @@ impl Keyring for KmsKeyring {
             .await
             .map_err(|e| kms_error("Decrypt", "kms:Decrypt", key_id, e))?;
         take_plaintext(out.plaintext.take())
+    }
+
+    async fn decrypt_foreign(
+        &self,
+        wrapped: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<ForeignKey> {
+        let map = context
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut out = self
+            .client
+            .decrypt()
+            .ciphertext_blob(Blob::new(wrapped))
+            .set_encryption_context(Some(map))
+            .send()
+            .await
+            .map_err(foreign_decrypt_error)?;
+        let key_arn = out.key_id.take();
+        let mut bytes = out
+            .plaintext
+            .take()
+            .ok_or_else(|| Error::runtime("KMS returned no plaintext data key"))?
+            .into_inner();
+        let key = DataKey::from_slice(&bytes);
+        let len = bytes.len();
+        bytes.zeroize();
+        let key = key.map_err(|_| {
+            Error::integrity(
+                format!("KMS returned a {len}-byte data key; S3EC uses 32-byte AES-256 keys"),
+                None,
+            )
+        })?;
+        Ok(ForeignKey { key, key_arn })
+    }
+
+    async fn reencrypt(
+        &self,
+        wrapped: &[u8],
+        key_id: &str,
+        context: &EncryptionContext,
+        new_key_id: &str,
+        new_context: &EncryptionContext,
+    ) -> Result<Rewrapped> {
+        let mut out = self
+            .client
+            .re_encrypt()
+            .ciphertext_blob(Blob::new(wrapped))
+            .source_key_id(key_id)
+            .set_source_encryption_context(Some(context.to_map()))
+            .destination_key_id(new_key_id)
+            .set_destination_encryption_context(Some(new_context.to_map()))
+            .send()
+            .await
+            .map_err(|e| reencrypt_error(new_key_id, e))?;
+        let wrapped = out
+            .ciphertext_blob
+            .take()
+            .ok_or_else(|| Error::runtime("KMS ReEncrypt returned no wrapped key"))?
+            .into_inner();
+        let key_arn = out.key_id.take().unwrap_or_else(|| new_key_id.to_string());
+        Ok(Rewrapped { wrapped, key_arn })
+    }
+}
+
+/// A failed Decrypt of an S3 Encryption Client data key.
+fn foreign_decrypt_error<E, R>(err: aws_sdk_kms::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let Some(e) = transport_error("KMS Decrypt", &err) {
+        return e;
+    }
+    let (code, detail) = service_error_parts(&err);
+    match code.as_str() {
+        "InvalidCiphertextException" | "IncorrectKeyException" | "AccessDeniedException" => {
+            Error::integrity(
+                format!("KMS could not decrypt the data key of this S3EC object ({detail})"),
+                Some("the stored encryption context or wrapped key was altered, or you may not use its KMS key (kms:Decrypt)".into()),
+            )
+        }
+        "DisabledException" | "KMSInvalidStateException" | "NotFoundException" => {
+            Error::runtime_hint(
+                format!("the object's KMS key cannot be used now ({detail})"),
+                "the key is disabled, pending deletion or gone",
+            )
+        }
+        _ => Error::runtime(format!("KMS Decrypt failed: {detail}")),
+    }
+}
+
+/// A failed ReEncrypt (rewrap).
+fn reencrypt_error<E, R>(key_id: &str, err: aws_sdk_kms::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let Some(e) = transport_error("KMS ReEncrypt", &err) {
+        return e;
+    }
+    let (code, detail) = service_error_parts(&err);
+    match code.as_str() {
+        "NotFoundException" => Error::runtime_hint(
+            format!("KMS key {key_id} not found ({detail})"),
+            "check --kms-key-id (key id, ARN or alias/NAME) and --region",
+        ),
+        "AccessDeniedException" => Error::runtime_hint(
+            format!("access denied by KMS for ReEncrypt ({detail})"),
+            format!(
+                "the caller needs kms:ReEncryptFrom on the object's key and kms:ReEncryptTo and kms:Decrypt on {key_id}"
+            ),
+        ),
+        "InvalidCiphertextException" | "IncorrectKeyException" => Error::integrity(
+            format!("KMS could not unwrap the object's data key ({detail})"),
+            Some(
+                "the header's key id, wrapped key or encryption context was altered, or the object was moved".into(),
+            ),
+        ),
+        "DisabledException" | "KMSInvalidStateException" => Error::runtime_hint(
+            format!("a KMS key cannot be used now ({detail})"),
+            "the old or new key is disabled or pending deletion",
+        ),
+        _ => Error::runtime(format!("KMS ReEncrypt to {key_id} failed: {detail}")),
     }
 }

@@ -3,10 +3,13 @@
 //! The library is organised around the ideas of the tool:
 //! - [`format`]: the encrypted object format (pure, synchronous; specified in `docs/FORMAT.md`),
 //! - [`kms`]: data keys from AWS KMS, bound to an encryption context,
-//! - [`transfer`]: the parallel, streaming upload and download pipelines over S3,
+//! - [`store`]: the object store seam, the one place that sends S3 object requests,
+//! - [`transfer`]: the parallel, streaming upload and download pipelines over the store,
+//! - [`ops`]: the operations (open, inspect, verify, rewrap, migrate), one file each,
+//! - [`posture`]: the bucket posture check (facts, rules, verdict),
+//! - [`s3ec`]: reading objects of the AWS S3 Encryption Client,
 //! - [`aws`]: building SDK clients the way AWS tools do (credential chain, endpoints, CA bundle),
-//! - [`presign`]: presigned URLs, and reading or writing objects through them,
-//! - [`tools`]: inspect, verify and rewrap an object,
+//! - [`presign`]: presigned URLs, and reading objects through them,
 //!
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
@@ -15,10 +18,11 @@ pub mod error;
 pub mod format;
 pub mod kms;
 pub mod location;
+pub mod ops;
 pub mod posture;
 pub mod presign;
 pub mod s3ec;
-pub mod tools;
+pub mod store;
 pub mod transfer;
 
 pub use error::{Error, ErrorClass, Result};

@@ -193,11 +193,12 @@ fn parts_carry_crc32c_and_no_payload_hash() {
             chunk_size: s3seal::format::ChunkSize::DEFAULT,
             part_size: 5 * MIB as u64,
             concurrency: 2,
-            expected_bucket_owner: None,
+            if_match: None,
         };
         let plain = data(12 * MIB, 12);
+        let store = Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));
         let outcome = upload(
-            &aws,
+            store,
             &keyring,
             Source::Stream(Box::new(std::io::Cursor::new(plain))),
             &request,

@@ -537,10 +537,11 @@ fn a_failing_source_aborts_the_multipart_upload() {
             chunk_size: s3seal::format::ChunkSize::from_log2(16).unwrap(),
             part_size: 5 * 1024 * 1024,
             concurrency: 2,
-            expected_bucket_owner: None,
+            if_match: None,
         };
+        let store = std::sync::Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));
         let err = upload(
-            &aws,
+            store,
             &keyring,
             Source::Stream(Box::new(Failing {
                 left: 12 * 1024 * 1024,

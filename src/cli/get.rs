@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::Args;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
-use s3seal::s3ec;
-use s3seal::transfer::download::{DownloadRequest, S3Object, Sink, download};
+use s3seal::ops::open::{OpenRequest, Opened, open};
+use s3seal::presign::UrlObject;
+use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::transfer::download::{DownloadRequest, Sink, StoreObject};
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
@@ -68,103 +72,21 @@ fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
 }
 
 pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
-    if s3seal::presign::is_url(&args.src) {
-        return run_url(global, args, cancel).await;
-    }
-    let src = ObjectLocation::parse(&args.src)?;
-    if args.concurrency == 0 {
-        return Err(Error::usage("--concurrency must be at least 1"));
-    }
-    let sink = if args.dst == "-" {
-        Sink::Stdout
-    } else {
-        Sink::File(PathBuf::from(&args.dst))
-    };
-    let aws = s3seal::aws::connect(&global.aws_settings()).await?;
-    let keyring = KmsKeyring::new(aws.kms.clone());
-    let request = DownloadRequest {
-        expected_context: args.context,
-        allow_relocated: args.allow_relocated,
-        range: args.range,
-        concurrency: args.concurrency,
-        unit_bytes: args.part_size,
-    };
-    let reader = S3Object {
-        aws: &aws,
-        location: src.clone(),
-    };
-    let progress = progress::reporter(args.quiet, "opening");
-    // Objects written by the AWS S3 Encryption Client are recognised from the first response
-    // and handed over to s3seal::s3ec.
-    let sniffer = s3ec::Sniffer::new(&reader);
-    let attempt = download(
-        &sniffer,
-        &keyring,
-        &request,
-        &sink,
-        progress.clone(),
-        cancel.clone(),
-    )
-    .await;
-    let outcome = match attempt {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            let s3ec_request = s3ec::S3ecRequest {
-                expected_context: request.expected_context.clone(),
-                range_requested: request.range.is_some(),
-                buffer_to_temp: args.buffer_to_temp,
-                concurrency: request.concurrency,
-                unit_bytes: request.unit_bytes,
-            };
-            let first = sniffer.take_first();
-            let done = s3ec::open_if_s3ec(
-                &aws,
-                &reader,
-                first,
-                err,
-                &s3ec_request,
-                &sink,
-                progress,
-                cancel,
-            )
-            .await?;
-            if !args.quiet && !matches!(sink, Sink::Stdout) {
-                eprintln!(
-                    "opened {src} ({}) -> {} ({} bytes, GCM tag verified)",
-                    done.format,
-                    done.destination
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    done.bytes_written
-                );
-            }
-            return Ok(());
-        }
-    };
-    if !args.quiet && !matches!(sink, Sink::Stdout) {
-        eprintln!(
-            "opened {src} -> {} ({} bytes, {} chunks verified)",
-            outcome
-                .destination
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            outcome.bytes_written,
-            outcome.chunks_verified
-        );
-    }
-    Ok(())
-}
-
-/// `get URL DST`: the same pipeline over a presigned https URL (no S3 credentials needed; the
-/// header's bucket/key binding is checked against what the URL addresses).
-async fn run_url(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
     let settings = global.aws_settings();
-    let reader = s3seal::presign::UrlObject::new(&args.src, &settings)?;
+    let is_url = s3seal::presign::is_url(&args.src);
+    let url_reader = if is_url {
+        Some(UrlObject::new(&args.src, &settings)?)
+    } else {
+        None
+    };
+    let src = if is_url {
+        None
+    } else {
+        Some(ObjectLocation::parse(&args.src)?)
+    };
     let sink = if args.dst == "-" {
         Sink::Stdout
     } else {
@@ -172,29 +94,69 @@ async fn run_url(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     };
     let aws = s3seal::aws::connect(&settings).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
-    let request = DownloadRequest {
-        expected_context: args.context,
-        allow_relocated: args.allow_relocated,
-        range: args.range,
-        concurrency: args.concurrency,
-        unit_bytes: args.part_size,
+    let request = OpenRequest {
+        download: DownloadRequest {
+            expected_context: args.context,
+            allow_relocated: args.allow_relocated,
+            range: args.range,
+            concurrency: args.concurrency,
+            unit_bytes: args.part_size,
+        },
+        buffer_to_temp: args.buffer_to_temp,
     };
     let progress = progress::reporter(args.quiet, "opening");
-    let outcome = download(&reader, &keyring, &request, &sink, progress, cancel).await?;
+    let (shown, opened) = match (url_reader, src) {
+        // A presigned URL: no S3 credentials needed; the header's bucket/key binding is
+        // checked against what the URL addresses.
+        (Some(reader), _) => {
+            let opened = open(&reader, None, &keyring, &request, &sink, progress, cancel).await?;
+            (s3seal::presign::redact_url(&args.src), opened)
+        }
+        (None, Some(location)) => {
+            let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
+            let reader = StoreObject::new(Arc::clone(&store), location.clone());
+            // Objects written by the AWS S3 Encryption Client are read too.
+            let opened = open(
+                &reader,
+                Some(&*store),
+                &keyring,
+                &request,
+                &sink,
+                progress,
+                cancel,
+            )
+            .await?;
+            (location.to_string(), opened)
+        }
+        (None, None) => unreachable!("a source is a URL or an s3:// location"),
+    };
     if !args.quiet && !matches!(sink, Sink::Stdout) {
-        eprintln!(
-            "opened {} -> {} ({} bytes, {} chunks verified)",
-            s3seal::presign::redact_url(&args.src),
-            outcome
-                .destination
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            outcome.bytes_written,
-            outcome.chunks_verified
-        );
+        eprintln!("{}", summary(&shown, &opened));
     }
     Ok(())
+}
+
+/// The line printed after a download to a file.
+fn summary(src: &str, opened: &Opened) -> String {
+    let dest = |d: &Option<PathBuf>| {
+        d.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    match opened {
+        Opened::S3seal(o) => format!(
+            "opened {src} -> {} ({} bytes, {} chunks verified)",
+            dest(&o.destination),
+            o.bytes_written,
+            o.chunks_verified
+        ),
+        Opened::S3ec(o) => format!(
+            "opened {src} ({}) -> {} ({} bytes, GCM tag verified)",
+            o.format,
+            dest(&o.destination),
+            o.bytes_written
+        ),
+    }
 }
 
 #[cfg(test)]

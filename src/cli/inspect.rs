@@ -2,15 +2,16 @@
 //! file) without KMS, reading at most 64 KiB. Also where SRC kinds are told apart for verify.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use s3seal::Result;
 use s3seal::location::ObjectLocation;
+use s3seal::ops::inspect::{Inspected, describe, inspect};
 use s3seal::presign::{UrlObject, is_url, redact_url};
 use s3seal::s3ec;
-use s3seal::tools::LocalFile;
-use s3seal::tools::inspect::{describe, inspect};
-use s3seal::transfer::download::S3Object;
+use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::transfer::download::{LocalFile, StoreObject};
 
 use super::GlobalArgs;
 
@@ -53,28 +54,23 @@ impl SrcKind {
 
 pub async fn run(global: &GlobalArgs, args: InspectArgs) -> Result<()> {
     let kind = SrcKind::parse(&args.src)?;
-    let inspection = match &kind {
+    let inspected = match &kind {
         SrcKind::S3(location) => {
             let aws = s3seal::aws::connect(&global.aws_settings()).await?;
-            let reader = S3Object {
-                aws: &aws,
-                location: location.clone(),
-            };
-            // The first response also carries the user metadata that marks an object of the
-            // S3 Encryption Client: describe those instead of reporting "not s3seal".
-            let sniffer = s3ec::Sniffer::new(&reader);
-            let result = inspect(&sniffer).await;
-            if let Some(first) = sniffer.take_first()
-                && let Some(description) =
-                    s3ec::describe(&aws, location, &first.metadata, first.total).await?
-            {
-                print_s3ec(&kind.display(), &description, args.json);
-                return Ok(());
-            }
-            result?
+            let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
+            let reader = StoreObject::new(Arc::clone(&store), location.clone());
+            // Objects of the S3 Encryption Client are described as such, not as "not s3seal".
+            inspect(&reader, Some(&*store)).await?
         }
-        SrcKind::Url(url) => inspect(&UrlObject::new(url, &global.aws_settings())?).await?,
-        SrcKind::File(path) => inspect(&LocalFile::new(path)?).await?,
+        SrcKind::Url(url) => inspect(&UrlObject::new(url, &global.aws_settings())?, None).await?,
+        SrcKind::File(path) => inspect(&LocalFile::new(path)?, None).await?,
+    };
+    let inspection = match inspected {
+        Inspected::S3seal(inspection) => inspection,
+        Inspected::S3ec(description) => {
+            print_s3ec(&kind.display(), &description, args.json);
+            return Ok(());
+        }
     };
     if args.json {
         let mut value = serde_json::to_value(&inspection).expect("serializable");

@@ -4,6 +4,7 @@
 use clap::Args;
 use s3seal::location::ObjectLocation;
 use s3seal::presign::{Presigned, parse_expiry, presign_get, presign_put};
+use s3seal::store::SdkStore;
 use s3seal::{Error, Result};
 
 use super::GlobalArgs;
@@ -89,9 +90,10 @@ pub async fn run(global: &GlobalArgs, args: PresignArgs) -> Result<()> {
         return Err(Error::usage("--kms-key-id only applies to presign --put"));
     }
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
+    let store = SdkStore::new(aws.s3.clone(), None);
     let presigned = match &args.kms_key_id {
-        Some(key) => presign_put(&aws, &location, key, expires).await?,
-        None => presign_get(&aws, &location, expires).await?,
+        Some(key) => presign_put(&store, &location, key, expires).await?,
+        None => presign_get(&store, &location, expires).await?,
     };
     print(&presigned, args.json);
     Ok(())

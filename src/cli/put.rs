@@ -1,12 +1,15 @@
 //! `s3seal put SRC s3://BUCKET/KEY`: encrypt a file or stdin and upload it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use s3seal::format::ChunkSize;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
-use s3seal::transfer::upload::{Source, UploadRequest, upload};
+use s3seal::store::SdkStore;
+use s3seal::transfer::Source;
+use s3seal::transfer::upload::{UploadRequest, upload};
 use s3seal::transfer::{Cancel, default_concurrency, plan::DEFAULT_PART_BYTES};
 use s3seal::{Error, Result};
 
@@ -94,8 +97,12 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     gate(&aws, &dest.bucket, args.posture, &args.owner).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
+    let store = Arc::new(SdkStore::new(
+        aws.s3.clone(),
+        args.owner.expected_owner.clone(),
+    ));
     let request = UploadRequest {
-        expected_bucket_owner: args.owner.expected_owner.clone(),
+        if_match: None,
         dest,
         kms_key_id: args.kms_key_id,
         sse_kms_key_id: args.sse_kms_key_id,
@@ -105,7 +112,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         concurrency: args.concurrency,
     };
     let progress = progress::reporter(args.quiet, "sealing");
-    let outcome = upload(&aws, &keyring, source, &request, progress, cancel).await?;
+    let outcome = upload(store, &keyring, source, &request, progress, cancel).await?;
     if !args.quiet {
         eprintln!(
             "sealed {} -> {} ({} bytes plaintext, {} bytes stored, {}; KMS key {})",
@@ -128,7 +135,8 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
 /// `s3seal presign --put` (at most 5 GiB; no S3 credentials or posture check: the URL's signer
 /// decided where it goes). The object is bound to the bucket/key the URL addresses.
 async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
-    use s3seal::presign::{UrlPutRequest, UrlPutSource, put_to_url, redact_url};
+    use s3seal::presign::redact_url;
+    use s3seal::transfer::url_put::{UrlPutRequest, put_to_url};
     let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
         Error::usage(format!(
             "--chunk-size {} must be a power of two from 64KiB to 16MiB",
@@ -138,13 +146,13 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
     // Refuse plain HTTP and malformed URLs before reading anything.
     s3seal::presign::ParsedUrl::parse(&args.dest)?.location()?;
     let source = if args.src == "-" {
-        UrlPutSource::Stream(Box::new(std::io::stdin()))
+        Source::Stream(Box::new(std::io::stdin()))
     } else {
         let path = PathBuf::from(&args.src);
         if !path.exists() {
             return Err(Error::usage(format!("{}: no such file", path.display())));
         }
-        UrlPutSource::File(path)
+        Source::File(path)
     };
     let settings = global.aws_settings();
     let aws = s3seal::aws::connect(&settings).await?;

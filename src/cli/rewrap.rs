@@ -1,9 +1,13 @@
 //! `s3seal rewrap s3://BUCKET/KEY --kms-key-id NEW [--context K=V ...]`: move an object's data
 //! key under another KMS key and rewrite only its header (server-side copies for the body).
 
+use std::sync::Arc;
+
 use clap::Args;
+use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
-use s3seal::tools::rewrap::{DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap};
+use s3seal::ops::rewrap::{DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap};
+use s3seal::store::SdkStore;
 use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
 use s3seal::{Error, Result};
 
@@ -58,7 +62,9 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         copy_part_bytes: args.copy_part_size,
         concurrency: args.concurrency,
     };
-    let outcome = rewrap(&aws, &request, cancel).await?;
+    let store = Arc::new(SdkStore::new(aws.s3.clone(), None));
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let outcome = rewrap(store, &keyring, &request, cancel).await?;
     if !args.quiet {
         eprintln!(
             "rewrapped {}: KMS key {} -> {}; header {} -> {} bytes; {}",

@@ -2,13 +2,15 @@
 //! file) in parallel and write no plaintext; exit 0 only if it is intact, 3 if not (naming the
 //! first bad chunk).
 
+use std::sync::Arc;
+
 use clap::Args;
 use s3seal::kms::KmsKeyring;
+use s3seal::ops::open::Opened;
+use s3seal::ops::verify::{VerifyRequest, verify};
 use s3seal::presign::UrlObject;
-use s3seal::s3ec;
-use s3seal::tools::LocalFile;
-use s3seal::tools::verify::{VerifyOutcome, VerifyRequest, verify};
-use s3seal::transfer::download::{S3Object, Sink};
+use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::transfer::download::{LocalFile, StoreObject};
 use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
 use s3seal::{Error, Result};
 
@@ -59,67 +61,33 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
         unit_bytes: args.part_size,
     };
     let progress = progress::reporter(args.quiet, "verifying");
-    let outcome: VerifyOutcome = match (&kind, url_reader, file_reader) {
+    let opened = match (&kind, url_reader, file_reader) {
         (SrcKind::S3(location), _, _) => {
-            let reader = S3Object {
-                aws: &aws,
-                location: location.clone(),
-            };
-            let sniffer = s3ec::Sniffer::new(&reader);
-            match verify(
-                &sniffer,
-                &keyring,
-                &request,
-                progress.clone(),
-                cancel.clone(),
-            )
-            .await
-            {
-                Ok(outcome) => outcome,
-                Err(err) => {
-                    // An S3 Encryption Client object: authenticate its one GCM stream instead.
-                    let s3ec_request = s3ec::S3ecRequest {
-                        expected_context: request.expected_context.clone(),
-                        range_requested: false,
-                        buffer_to_temp: false,
-                        concurrency: request.concurrency,
-                        unit_bytes: request.unit_bytes,
-                    };
-                    let done = s3ec::open_if_s3ec(
-                        &aws,
-                        &reader,
-                        sniffer.take_first(),
-                        err,
-                        &s3ec_request,
-                        &Sink::Discard,
-                        progress,
-                        cancel,
-                    )
-                    .await?;
-                    if !args.quiet {
-                        println!(
-                            "intact: {} (S3 Encryption Client {} object, {} bytes of plaintext, tag verified)",
-                            kind.display(),
-                            done.format,
-                            done.plaintext_len
-                        );
-                    }
-                    return Ok(());
-                }
-            }
+            let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
+            let reader = StoreObject::new(Arc::clone(&store), location.clone());
+            // An S3 Encryption Client object: its one GCM stream is authenticated instead.
+            verify(&reader, Some(&*store), &keyring, &request, progress, cancel).await?
         }
-        (_, Some(reader), _) => verify(&reader, &keyring, &request, progress, cancel).await?,
-        (_, _, Some(reader)) => verify(&reader, &keyring, &request, progress, cancel).await?,
+        (_, Some(reader), _) => verify(&reader, None, &keyring, &request, progress, cancel).await?,
+        (_, _, Some(reader)) => verify(&reader, None, &keyring, &request, progress, cancel).await?,
         _ => unreachable!("every source kind has a reader"),
     };
     if !args.quiet {
-        println!(
-            "intact: {} ({} bytes of plaintext, {} chunks authenticated; KMS key {})",
-            kind.display(),
-            outcome.plaintext_len,
-            outcome.chunks_verified,
-            outcome.kms_key_arn
-        );
+        match opened {
+            Opened::S3seal(outcome) => println!(
+                "intact: {} ({} bytes of plaintext, {} chunks authenticated; KMS key {})",
+                kind.display(),
+                outcome.plaintext_len,
+                outcome.chunks_verified,
+                outcome.kms_key_arn
+            ),
+            Opened::S3ec(done) => println!(
+                "intact: {} (S3 Encryption Client {} object, {} bytes of plaintext, tag verified)",
+                kind.display(),
+                done.format,
+                done.plaintext_len
+            ),
+        }
     }
     Ok(())
 }

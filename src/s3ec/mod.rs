@@ -6,21 +6,18 @@
 //!
 //! For other commands:
 //! - [`detect`] tells from an object's user metadata whether it claims to be an S3EC object;
-//! - [`describe`] loads and validates the metadata (no KMS) for `inspect`;
-//! - [`Sniffer`] + [`open_if_s3ec`] hand an s3seal download over to this reader when the first
-//!   response shows an S3EC object (`get`, and `verify` with [`Sink::Discard`]).
-//!
-//! [`Sink::Discard`]: crate::transfer::download::Sink::Discard
+//! - `load`: [`load_envelope`] finds and validates the metadata (no KMS), [`describe`] is what
+//!   `inspect` shows; which reader serves an object is decided by `crate::ops::open`;
+//! - `read`: [`open_envelope`] and [`open_to_temp`] decrypt and verify the object.
 
 pub mod gcm;
 pub mod keys;
+mod load;
 pub mod metadata;
 mod read;
 
+pub use load::{Description, describe, describe_envelope, load_envelope};
 pub use metadata::{
     Content, Envelope, MetadataError, MetadataLocation, S3ecFormat, detect, needs_instruction_file,
 };
-pub use read::{
-    Description, S3ecOutcome, S3ecRequest, Sniffer, describe, describe_envelope, load_envelope,
-    open_envelope, open_if_s3ec, open_to_temp,
-};
+pub use read::{S3ecOutcome, S3ecRequest, open_envelope, open_to_temp};

@@ -1,19 +1,31 @@
-//! The parallel, streaming pipelines between local bytes and S3: [`upload`] reads, seals and
-//! uploads parts concurrently; [`download`] fetches ranges concurrently, opens and verifies
-//! them, and writes plaintext in order. Memory is bounded by the number of parts in flight.
+//! The parallel, streaming pipelines between local bytes and S3, one concern per file:
+//! - up: [`source`] (files, streams, change detection) -> `seal` (parts read into their send
+//!   buffers and sealed in place) -> `parts` (the memory budget) -> [`upload`] (single PUT or
+//!   multipart orchestration, abort on failure); [`url_put`] is the same for a presigned URL;
+//! - down: [`download`] (first read, header checks, concurrent ranged reads, open, output);
+//! - shared: `envelope` (a new object's keys and header), `pool` (the one buffer pool),
+//!   `cpu` (the one way to run CPU work from async code), [`plan`] (part planning).
 //!
-//! Progress reporting and cancellation are traits and channels here; the CLI supplies the
-//! progress bar and the Ctrl-C handler.
+//! Memory is bounded by the number of parts in flight. Every S3 call goes through
+//! [`crate::store`]. Progress reporting and cancellation are traits and channels here; the
+//! CLI supplies the progress bar and the signal handler.
 
+mod cpu;
 pub mod download;
+mod envelope;
+mod parts;
 pub mod plan;
+mod pool;
+mod seal;
+pub mod source;
 pub mod upload;
+pub mod url_put;
 
 use tokio::sync::watch;
 
-use crate::aws::{service_error_parts, transport_error};
-use crate::error::Error;
-use crate::location::ObjectLocation;
+pub(crate) use cpu::on_cpu_pool;
+
+pub use source::Source;
 
 /// Number of parts or ranges in flight on an 4-core machine (kept for callers that want a
 /// constant; the CLI uses [`default_concurrency`]).
@@ -89,57 +101,5 @@ impl Cancel {
             // Sender gone without cancelling: never resolve.
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// Maps an S3 failure to an error with the cause and a hint.
-pub(crate) fn s3_error<E, R>(
-    operation: &str,
-    location: &ObjectLocation,
-    err: aws_sdk_s3::error::SdkError<E, R>,
-) -> Error
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    if let Some(e) = transport_error(&format!("S3 {operation} {location}"), &err) {
-        return e;
-    }
-    let (code, detail) = service_error_parts(&err);
-    let permission = match operation {
-        "GetObject" | "HeadObject" => "s3:GetObject",
-        "AbortMultipartUpload" => "s3:AbortMultipartUpload",
-        _ => "s3:PutObject",
-    };
-    match code.as_str() {
-        "NoSuchBucket" => Error::runtime_hint(
-            format!("bucket {} does not exist ({detail})", location.bucket),
-            "check the bucket name and --region / --endpoint-url",
-        ),
-        "NoSuchKey" | "NotFound" => Error::runtime_hint(
-            format!("object {location} does not exist"),
-            "check the key; `aws s3 ls` lists what is there",
-        ),
-        "AccessDenied" | "Forbidden" => Error::runtime_hint(
-            format!("access denied by S3 for {operation} on {location} ({detail})"),
-            format!(
-                "the caller needs {permission} on this bucket (and kms permissions for SSE-KMS)"
-            ),
-        ),
-        "PreconditionFailed" => Error::runtime_hint(
-            format!("{location} changed while it was being read ({detail})"),
-            "the object was overwritten during the download; run the command again",
-        ),
-        "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" => Error::runtime_hint(
-            format!("S3 rejected the credentials ({detail})"),
-            "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --profile, or refresh the session",
-        ),
-        "InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout" => {
-            Error::runtime_hint(
-                format!("S3 {operation} {location} kept failing after retries ({detail})"),
-                "S3 is overloaded or unavailable; try again later (AWS_MAX_ATTEMPTS raises the retries)",
-            )
-        }
-        _ => Error::runtime(format!("S3 {operation} {location} failed: {detail}")),
     }
 }

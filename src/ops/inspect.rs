@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::format::header::MAX_HEADER_LEN;
 use crate::format::{FORMAT_VERSION, FormatError, ParsedHeader, SUITE_AES256GCM_HKDF_SHA512};
-use crate::transfer::download::RangeReader;
+use crate::s3ec::{Description, describe as describe_s3ec};
+use crate::store::ObjectStore;
+use crate::transfer::download::{FirstRange, RangeReader};
 
 /// Bytes `inspect` reads at most: the largest header a reader accepts (64 KiB).
 pub const INSPECT_BYTES: u64 = MAX_HEADER_LEN as u64;
@@ -118,27 +120,44 @@ pub fn inspect_bytes(bytes: &[u8], object_len: u64) -> Result<Inspection> {
     })
 }
 
+/// What an object is: an s3seal object's header claims, or an S3 Encryption Client object.
+#[derive(Debug, Clone)]
+pub enum Inspected {
+    S3seal(Inspection),
+    S3ec(Description),
+}
+
 /// Reads the first [`INSPECT_BYTES`] of the object behind `reader` (one ranged read) and
-/// describes them.
-pub async fn inspect(reader: &impl RangeReader) -> Result<Inspection> {
-    let first = match reader.read_range(0..INSPECT_BYTES, None).await {
+/// describes them. With `s3ec_store`, an object carrying S3 Encryption Client metadata (on the
+/// object, or in `KEY.instruction` read through that store) is described as one.
+pub async fn inspect(
+    reader: &impl RangeReader,
+    s3ec_store: Option<&dyn ObjectStore>,
+) -> Result<Inspected> {
+    let first = match FirstRange::read(reader, INSPECT_BYTES).await {
         Ok(first) => first,
         // An empty object.
         Err(crate::Error::Format(FormatError::NotS3seal)) => {
-            return Ok(Inspection {
+            return Ok(Inspected::S3seal(Inspection {
                 is_s3seal: false,
                 object_len: 0,
                 bytes_read: 0,
                 etag: None,
                 header: None,
                 first_bytes_hex: Some(String::new()),
-            });
+            }));
         }
         Err(e) => return Err(e),
     };
-    let mut inspection = inspect_bytes(&first.bytes, first.total)?;
-    inspection.etag = first.etag;
-    Ok(inspection)
+    if let Some(store) = s3ec_store
+        && let Some(description) =
+            describe_s3ec(store, reader.location(), first.metadata(), first.total()).await?
+    {
+        return Ok(Inspected::S3ec(description));
+    }
+    let mut inspection = inspect_bytes(&first.bytes, first.total())?;
+    inspection.etag = first.meta.etag;
+    Ok(Inspected::S3seal(inspection))
 }
 
 /// Human-readable lines for an inspection.

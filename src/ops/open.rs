@@ -1,0 +1,105 @@
+//! `open`: read an object to a file, stdout, or nowhere (verify). Which reader serves it is
+//! decided once, from the first response (its bytes and user metadata), and returned as a
+//! type ([`ObjectKind`]): an s3seal object goes to the download pipeline, an object of the S3
+//! Encryption Client to [`crate::s3ec`] (only where S3EC objects are allowed: `s3://` objects,
+//! whose instruction files can be read). The first response is reused, so recognising an
+//! object costs no extra request.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::format::MAGIC;
+use crate::kms::Keyring;
+use crate::s3ec::{self, Envelope, S3ecOutcome, S3ecRequest};
+use crate::store::ObjectStore;
+use crate::transfer::download::{
+    DownloadOutcome, DownloadRequest, FirstRange, RangeReader, Sink, download_from,
+};
+use crate::transfer::{Cancel, Progress};
+
+/// Which reader serves an object.
+#[derive(Debug)]
+pub enum ObjectKind {
+    /// An s3seal object (or something the s3seal reader will explain is not one).
+    S3seal,
+    /// An object written by the AWS S3 Encryption Client, with its validated envelope.
+    S3ec(Box<Envelope>),
+}
+
+/// How to open an object.
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    pub download: DownloadRequest,
+    /// S3EC objects to stdout: decrypt into a private temporary file first, stream it once
+    /// its single tag verified.
+    pub buffer_to_temp: bool,
+}
+
+/// What was read, by which reader.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    S3seal(DownloadOutcome),
+    S3ec(S3ecOutcome),
+}
+
+/// Decides which reader serves the object whose first response is `first`. With
+/// `s3ec_store`, an object that does not start with the s3seal magic is checked for S3EC
+/// metadata (on the object, or in `KEY.instruction` read through that store).
+pub async fn classify(
+    reader: &impl RangeReader,
+    first: &FirstRange,
+    s3ec_store: Option<&dyn ObjectStore>,
+) -> Result<ObjectKind> {
+    if first.bytes.starts_with(&MAGIC) {
+        return Ok(ObjectKind::S3seal);
+    }
+    if let Some(store) = s3ec_store
+        && let Some(envelope) =
+            s3ec::load_envelope(store, reader.location(), first.metadata()).await?
+    {
+        return Ok(ObjectKind::S3ec(Box::new(envelope)));
+    }
+    Ok(ObjectKind::S3seal)
+}
+
+/// Reads, verifies and decrypts the object behind `reader` into `sink`.
+pub async fn open(
+    reader: &impl RangeReader,
+    s3ec_store: Option<&dyn ObjectStore>,
+    keyring: &impl Keyring,
+    request: &OpenRequest,
+    sink: &Sink,
+    progress: Arc<dyn Progress>,
+    cancel: Cancel,
+) -> Result<Opened> {
+    let download = &request.download;
+    let first = FirstRange::read(reader, download.first_read_len()).await?;
+    match classify(reader, &first, s3ec_store).await? {
+        ObjectKind::S3seal => {
+            download_from(reader, first, keyring, download, sink, progress, cancel)
+                .await
+                .map(Opened::S3seal)
+        }
+        ObjectKind::S3ec(envelope) => {
+            let s3ec_request = S3ecRequest {
+                expected_context: download.expected_context.clone(),
+                range_requested: download.range.is_some(),
+                buffer_to_temp: request.buffer_to_temp,
+                concurrency: download.concurrency,
+                unit_bytes: download.unit_bytes,
+            };
+            s3ec::open_envelope(
+                keyring,
+                reader,
+                first,
+                &envelope,
+                &s3ec_request,
+                sink,
+                progress,
+                cancel,
+            )
+            .await
+            .map(Opened::S3ec)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The reader's checks, in the order `docs/FORMAT.md` gives them: the header's claims that
+//! need no key (reserved context, location binding, the caller's expected pairs) before any
+//! KMS call, then every chunk opened in place and authenticated.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::DownloadRequest;
+use crate::error::{Error, Result};
+use crate::format::{ChunkCipher, FormatError, Layout, ParsedHeader, TAG_LEN};
+use crate::location::ObjectLocation;
+
+/// Checks the header's claims that need no key: reserved context, location binding, the
+/// caller's expected pairs.
+pub fn check_binding(
+    parsed: &ParsedHeader,
+    read_from: &ObjectLocation,
+    request: &DownloadRequest,
+) -> Result<()> {
+    let context = &parsed.fields.context;
+    context.check_reserved()?;
+    let (bucket, key) = context.bound_location().expect("checked above");
+    if !request.allow_relocated && (bucket != read_from.bucket || key != read_from.key) {
+        return Err(Error::integrity(
+            format!(
+                "the object at {read_from} was written for s3://{bucket}/{key}: it was copied or moved"
+            ),
+            Some("if the move was deliberate, pass --allow-relocated".into()),
+        ));
+    }
+    if let Some(key) = context.missing_from(&request.expected_context) {
+        return Err(Error::integrity(
+            format!("the object's encryption context does not have the --context pair for {key:?}"),
+            Some("the object was written with a different context; check --context".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the chunks `chunks` of one fetched range in place (in parallel on the CPU pool: call
+/// it from there) and returns where the wanted plaintext now sits in `buf`: one slice per
+/// chunk, in order, with the plaintext offset of its first byte. A failure names the first
+/// chunk that did not verify.
+pub(crate) fn open_unit(
+    cipher: &ChunkCipher,
+    layout: &Layout,
+    chunks: Range<u64>,
+    buf: &mut [u8],
+    want: &Range<u64>,
+) -> Result<Vec<(u64, Range<usize>)>, FormatError> {
+    let total = buf.len();
+    let mut pieces = Vec::with_capacity((chunks.end - chunks.start) as usize);
+    let mut rest = buf;
+    let mut offset = 0usize;
+    for index in chunks {
+        let plain = layout.chunk_plain_range(index);
+        let sealed_len = (plain.end - plain.start) as usize + TAG_LEN;
+        if sealed_len > rest.len() {
+            return Err(FormatError::LengthMismatch {
+                expected: layout.ciphertext_len(),
+                actual: layout.ciphertext_len() - (sealed_len - rest.len()) as u64,
+            });
+        }
+        let (this, tail) = std::mem::take(&mut rest).split_at_mut(sealed_len);
+        pieces.push((index, plain.start, offset, this));
+        offset += sealed_len;
+        rest = tail;
+    }
+    debug_assert_eq!(offset, total);
+    let opened: Vec<Result<(u64, Range<usize>), FormatError>> = pieces
+        .into_par_iter()
+        .map(|(index, plain_start, offset, sealed)| {
+            let n = cipher.open_in_place(index, layout.is_final(index), sealed)?;
+            // Keep only the wanted plaintext bytes of this chunk.
+            let from = want.start.saturating_sub(plain_start).min(n as u64) as usize;
+            let to = (want.end.saturating_sub(plain_start).min(n as u64) as usize).max(from);
+            Ok((plain_start + from as u64, offset + from..offset + to))
+        })
+        .collect();
+    opened.into_iter().collect()
+}

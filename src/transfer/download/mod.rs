@@ -1,0 +1,262 @@
+//! Fetch, verify and decrypt: the first ranged read brings the header, the object's size and
+//! its ETag; the header is authenticated (binding checks, then KMS, commitment, MAC) before
+//! anything else; the rest is fetched as concurrent ranged reads pinned to that ETag
+//! (`If-Match`), opened on the CPU pool, and written out.
+//!
+//! Nothing unauthenticated is released (see [`sink`]); stdout receives a chunk's bytes only
+//! after that chunk verified, and any failure ends with an error.
+//!
+//! Memory and copies: each range's body is streamed straight into one reused buffer (the only
+//! copy of the ciphertext), opened in place chunk by chunk on the CPU pool, and written from
+//! that buffer. At most `concurrency` ranges are fetched or waiting, so a slow reader slows
+//! the download instead of growing memory. Peak memory is about a constant plus
+//! `concurrency x range size`.
+
+mod check;
+mod output;
+pub mod reader;
+pub mod sink;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt, TryStreamExt};
+
+use self::check::open_unit;
+use self::output::{Writer, write_pieces};
+use super::cpu::on_cpu_pool;
+use super::pool::BufferPool;
+use super::{Cancel, Progress};
+use crate::error::{Error, Result};
+use crate::format::{Backend, ChunkCipher, FormatError, Layout, ParsedHeader, header};
+use crate::kms::Keyring;
+
+pub use check::check_binding;
+pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject};
+pub use sink::{Sink, TempFile, resolve_destination};
+
+/// Bytes fetched by the first read when only a range is wanted: enough for any header.
+pub const HEADER_PROBE_BYTES: u64 = header::MAX_HEADER_LEN as u64;
+
+/// How to download.
+#[derive(Debug, Clone)]
+pub struct DownloadRequest {
+    /// User encryption-context pairs that must be present with these values.
+    pub expected_context: Vec<(String, String)>,
+    /// Accept an object whose header binds it to another bucket/key (a deliberate move).
+    pub allow_relocated: bool,
+    /// Plaintext bytes wanted: start and inclusive end (None: to the end).
+    pub range: Option<(u64, Option<u64>)>,
+    pub concurrency: usize,
+    /// Bytes per ranged GET.
+    pub unit_bytes: u64,
+}
+
+impl DownloadRequest {
+    /// Bytes the first read fetches: the first range, or just the header when only a
+    /// plaintext range is wanted.
+    pub fn first_read_len(&self) -> u64 {
+        if self.range.is_some() {
+            HEADER_PROBE_BYTES
+        } else {
+            self.unit_bytes.max(1).max(HEADER_PROBE_BYTES)
+        }
+    }
+}
+
+/// What was read.
+#[derive(Debug, Clone)]
+pub struct DownloadOutcome {
+    pub plaintext_len: u64,
+    pub bytes_written: u64,
+    pub chunks_verified: u64,
+    pub kms_key_arn: String,
+    pub destination: Option<PathBuf>,
+}
+
+/// Reads, verifies and decrypts the object behind `reader` into `sink`.
+pub async fn download(
+    reader: &impl RangeReader,
+    keyring: &impl Keyring,
+    request: &DownloadRequest,
+    sink: &Sink,
+    progress: Arc<dyn Progress>,
+    cancel: Cancel,
+) -> Result<DownloadOutcome> {
+    let first = FirstRange::read(reader, request.first_read_len()).await?;
+    download_from(reader, first, keyring, request, sink, progress, cancel).await
+}
+
+/// The plaintext bytes wanted and the chunks that hold them.
+fn wanted(request: &DownloadRequest, layout: &Layout) -> Result<(Range<u64>, Range<u64>)> {
+    let plain_len = layout.plaintext_len();
+    let Some((start, end)) = request.range else {
+        return Ok((0..plain_len, 0..layout.chunk_count()));
+    };
+    let end = end
+        .map(|e| e.saturating_add(1))
+        .unwrap_or(u64::MAX)
+        .min(plain_len);
+    if start >= plain_len || start >= end {
+        return Err(Error::usage(format!(
+            "--range {start}-{} is outside the object's {plain_len} plaintext bytes",
+            request
+                .range
+                .and_then(|r| r.1)
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        )));
+    }
+    Ok((start..end, layout.chunks_covering(start..end)))
+}
+
+/// One opened range: its buffer and where the wanted plaintext sits in it.
+struct Opened {
+    buf: Vec<u8>,
+    /// (plaintext offset in the object, bytes of `buf`), in order.
+    pieces: Vec<(u64, Range<usize>)>,
+    chunks: u64,
+    plain_bytes: u64,
+}
+
+/// [`download`] from a first read already made (by whoever decided this is an s3seal object).
+#[allow(clippy::too_many_arguments)]
+pub async fn download_from(
+    reader: &impl RangeReader,
+    first: FirstRange,
+    keyring: &impl Keyring,
+    request: &DownloadRequest,
+    sink: &Sink,
+    progress: Arc<dyn Progress>,
+    cancel: Cancel,
+) -> Result<DownloadOutcome> {
+    let header_len = ParsedHeader::header_len(&first.bytes).map_err(|e| match e {
+        FormatError::Incomplete { .. } => FormatError::NotS3seal,
+        other => other,
+    })?;
+    if first.bytes.len() < header_len {
+        return Err(FormatError::LengthMismatch {
+            expected: header_len as u64,
+            actual: first.total(),
+        }
+        .into());
+    }
+    let parsed = ParsedHeader::parse(&first.bytes)?;
+    check_binding(&parsed, reader.location(), request)?;
+    let fields = parsed.fields.clone();
+    let data_key = keyring
+        .decrypt(&fields.key_id, &fields.wrapped_key, &fields.context)
+        .await?;
+    let verified = parsed.verify(&data_key)?;
+    drop(data_key);
+    let layout = verified.layout();
+    layout.check_object_len(first.total())?;
+    let cipher = Arc::new(verified.chunk_cipher(Backend::default()));
+    let (want, chunks) = wanted(request, &layout)?;
+    progress.start(Some(want.end - want.start));
+
+    let per_unit = (request.unit_bytes.max(1) / layout.chunk_size().bytes()).max(1);
+    let units: Vec<Range<u64>> = (chunks.start..chunks.end)
+        .step_by(per_unit as usize)
+        .map(|s| s..(s + per_unit).min(chunks.end))
+        .collect();
+    let mut writer = Writer::open(sink, &reader.location().key)?;
+    let fetcher = Fetcher {
+        reader,
+        layout,
+        cipher,
+        first: &first,
+        want: want.clone(),
+        pool: Arc::new(BufferPool::default()),
+        positioned: writer.positioned(),
+    };
+    let concurrency = request.concurrency.max(1);
+    let run = async {
+        let opened = futures::stream::iter(units).map(|unit| fetcher.fetch_and_open(unit));
+        let mut stream: std::pin::Pin<Box<dyn Stream<Item = Result<Opened>> + '_>> =
+            if writer.ordered() {
+                Box::pin(opened.buffered(concurrency))
+            } else {
+                Box::pin(opened.buffer_unordered(concurrency))
+            };
+        let (mut written, mut verified_chunks) = (0u64, 0u64);
+        while let Some(opened) = stream.try_next().await? {
+            let n = opened.plain_bytes;
+            verified_chunks += opened.chunks;
+            let buf = writer.write_in_order(opened.buf, opened.pieces).await?;
+            fetcher.pool.give(buf);
+            written += n;
+            progress.advance(n);
+        }
+        Ok::<_, Error>((written, verified_chunks))
+    };
+    let mut cancel = cancel;
+    let (written, verified_chunks) = tokio::select! {
+        result = run => result?,
+        _ = cancel.cancelled() => return Err(Error::Interrupted),
+    };
+    let destination = writer.commit().await?;
+    progress.finish();
+    Ok(DownloadOutcome {
+        plaintext_len: layout.plaintext_len(),
+        bytes_written: written,
+        chunks_verified: verified_chunks,
+        kms_key_arn: fields.key_id,
+        destination,
+    })
+}
+
+/// Fetches and opens one range of chunks at a time.
+struct Fetcher<'a, R> {
+    reader: &'a R,
+    layout: Layout,
+    cipher: Arc<ChunkCipher>,
+    first: &'a FirstRange,
+    want: Range<u64>,
+    pool: Arc<BufferPool>,
+    /// The temporary file, when ranges are written where they belong as they verify.
+    positioned: Option<Arc<std::fs::File>>,
+}
+
+impl<R: RangeReader> Fetcher<'_, R> {
+    async fn fetch_and_open(&self, unit: Range<u64>) -> Result<Opened> {
+        let layout = self.layout;
+        let range = layout.cipher_range_of_chunks(unit.clone());
+        let mut buf = self.pool.take_empty();
+        if range.end <= self.first.bytes.len() as u64 {
+            buf.extend_from_slice(&self.first.bytes[range.start as usize..range.end as usize]);
+        } else {
+            let meta = self
+                .reader
+                .read_range(range.clone(), self.first.etag(), &mut buf)
+                .await?;
+            if buf.len() as u64 != range.end - range.start {
+                return Err(Error::from(FormatError::LengthMismatch {
+                    expected: layout.ciphertext_len(),
+                    actual: meta.total,
+                }));
+            }
+        }
+        let chunks = unit.end - unit.start;
+        let cipher = Arc::clone(&self.cipher);
+        let want = self.want.clone();
+        let (buf, pieces) = on_cpu_pool(move || {
+            let result = open_unit(&cipher, &layout, unit, &mut buf, &want);
+            result.map(|pieces| (buf, pieces))
+        })
+        .await?;
+        let (buf, pieces) = match &self.positioned {
+            // Verified: write it where it belongs in the temporary file.
+            Some(file) => write_pieces(Arc::clone(file), buf, pieces, self.want.start).await?,
+            None => (buf, pieces),
+        };
+        let plain_bytes = pieces.iter().map(|(_, r)| (r.end - r.start) as u64).sum();
+        Ok(Opened {
+            buf,
+            pieces,
+            chunks,
+            plain_bytes,
+        })
+    }
+}
