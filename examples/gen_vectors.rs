@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use hkdf::Hkdf;
 use hmac::Hmac;
 use s3seal::format::{
-    Backend, ChunkSize, DataKey, EncryptionContext, HeaderFields, Layout, MessageId, ObjectKeys,
-    seal_to_vec,
+    Backend, ChunkCipher, ChunkSize, DataKey, EncryptionContext, HeaderFields, Layout, MessageId,
+    ObjectKeys, seal_to_vec,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha512};
@@ -243,8 +243,11 @@ impl Obj {
     fn resealed_chunk(&self, i: u64, is_final: bool) -> Vec<u8> {
         let dk = DataKey::from_slice(&self.dk).expect("32 bytes");
         let keys = ObjectKeys::derive(&dk, MessageId(self.mid));
-        let cipher =
-            keys.chunk_cipher(ChunkSize::from_log2(self.k).expect("k"), Backend::default());
+        let cipher = ChunkCipher::new(
+            &keys,
+            ChunkSize::from_log2(self.k).expect("k"),
+            Backend::default(),
+        );
         let r = self.layout.chunk_plain_range(i);
         let mut data = self.plaintext[r.start as usize..r.end as usize].to_vec();
         let tag = cipher.seal_in_place(i, is_final, &mut data);

@@ -737,13 +737,17 @@ pub async fn put_to_url(
         wrapped_key: new_key.wrapped,
         context,
     };
-    let header = keys.seal_header(&fields)?;
+    let header = fields.seal(&keys)?;
     let layout = Layout::new(header.len() as u64, request.chunk_size, plain_len);
     let total = layout.ciphertext_len();
     if total > MAX_SINGLE_PUT_BYTES {
         return Err(too_big(plain_len));
     }
-    let cipher = keys.chunk_cipher(request.chunk_size, crate::format::Backend::default());
+    let cipher = crate::format::ChunkCipher::new(
+        &keys,
+        request.chunk_size,
+        crate::format::Backend::default(),
+    );
     drop(keys);
 
     let (tx, rx) = tokio::sync::mpsc::channel(4);

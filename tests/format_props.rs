@@ -9,8 +9,8 @@
 
 use proptest::prelude::*;
 use s3seal::format::{
-    Backend, ChunkSize, DataKey, EncryptionContext, FormatError, HeaderFields, Layout, MessageId,
-    ObjectKeys, ParsedHeader, open_from_slice, seal_to_vec,
+    Backend, ChunkCipher, ChunkSize, DataKey, EncryptionContext, FormatError, HeaderFields, Layout,
+    MessageId, ObjectKeys, ParsedHeader, open_from_slice, seal_to_vec,
 };
 
 const KEY_ID: &str = "arn:aws:kms:eu-west-1:111122223333:key/5f3c0e4e-0000-4000-8000-props0000001";
@@ -134,9 +134,9 @@ fn seal_out_of_order(
 ) -> Vec<u8> {
     let keys = ObjectKeys::derive(&DataKey::from_slice(&dk).unwrap(), MessageId(mid));
     let f = fields(k, pt.len(), mid);
-    let header = keys.seal_header(&f).unwrap();
+    let header = f.seal(&keys).unwrap();
     let layout = Layout::new(header.len() as u64, f.chunk_size, pt.len() as u64);
-    let cipher = keys.chunk_cipher(f.chunk_size, Backend::default());
+    let cipher = ChunkCipher::new(&keys, f.chunk_size, Backend::default());
     let mut out = vec![0u8; layout.ciphertext_len() as usize];
     out[..header.len()].copy_from_slice(&header);
     let sealed: Vec<(u64, Vec<u8>)> = std::thread::scope(|s| {
@@ -252,7 +252,7 @@ proptest! {
         len in 0usize..2000,
     ) {
         let keys = ObjectKeys::derive(&DataKey::from_slice(&[0x21; 32]).unwrap(), MessageId([0x22; 32]));
-        let cipher = keys.chunk_cipher(ChunkSize::from_log2(16).unwrap(), Backend::default());
+        let cipher = ChunkCipher::new(&keys, ChunkSize::from_log2(16).unwrap(), Backend::default());
         let mut sealed = plaintext(len, 4);
         let tag = cipher.seal_in_place(index, is_final, &mut sealed);
         sealed.extend_from_slice(&tag);
@@ -291,8 +291,8 @@ fn backends_open_each_others_objects() {
     let dk = [0x31; 32];
     let keys = ObjectKeys::derive(&DataKey::from_slice(&dk).unwrap(), MessageId([0x32; 32]));
     let k = ChunkSize::from_log2(16).unwrap();
-    let lc = keys.chunk_cipher(k, Backend::AwsLc);
-    let rc = keys.chunk_cipher(k, Backend::RustCrypto);
+    let lc = ChunkCipher::new(&keys, k, Backend::AwsLc);
+    let rc = ChunkCipher::new(&keys, k, Backend::RustCrypto);
     let c = 1usize << 16;
     for len in [0, 1, c - 1, c, c + 1, 3 * c + 5] {
         let pt = plaintext(len, 3);

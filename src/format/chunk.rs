@@ -98,7 +98,8 @@ pub struct ChunkCipher {
 struct ObjectKeysHandle(ObjectKeys);
 
 impl ChunkCipher {
-    pub(crate) fn new(keys: &ObjectKeys, chunk_size: ChunkSize, backend: Backend) -> Self {
+    /// The chunk cipher of the object whose keys are `keys`.
+    pub fn new(keys: &ObjectKeys, chunk_size: ChunkSize, backend: Backend) -> Self {
         let first = keys.content_key(chunk_size, 0);
         ChunkCipher {
             chunk_size,
@@ -168,7 +169,7 @@ mod tests {
 
     fn cipher(backend: Backend) -> ChunkCipher {
         let keys = ObjectKeys::derive(&DataKey::from_slice(&[5; 32]).unwrap(), MessageId([6; 32]));
-        keys.chunk_cipher(ChunkSize::from_log2(16).unwrap(), backend)
+        ChunkCipher::new(&keys, ChunkSize::from_log2(16).unwrap(), backend)
     }
 
     fn seal(c: &ChunkCipher, index: u64, fin: bool, data: &[u8]) -> Vec<u8> {

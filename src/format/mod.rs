@@ -93,9 +93,9 @@ pub fn seal_to_vec(
             "plaintext length differs from the data",
         ));
     }
-    let header = keys.seal_header(fields)?;
+    let header = fields.seal(keys)?;
     let layout = Layout::new(header.len() as u64, fields.chunk_size, fields.plaintext_len);
-    let cipher = keys.chunk_cipher(fields.chunk_size, Backend::default());
+    let cipher = ChunkCipher::new(keys, fields.chunk_size, Backend::default());
     let mut out = Vec::with_capacity(layout.ciphertext_len() as usize);
     out.extend_from_slice(&header);
     for index in 0..layout.chunk_count() {

@@ -373,7 +373,7 @@ pub async fn upload(
         context,
     };
     // The header's length does not depend on the plaintext length, so part 1 can reserve it.
-    let header_len = keys.seal_header(&fields)?.len();
+    let header_len = fields.seal(&keys)?.len();
     let plan = PartPlan::with_hint(
         request.chunk_size,
         header_len as u64,
@@ -382,7 +382,11 @@ pub async fn upload(
         expected_size,
     )?;
     let capacity = plan.stream_capacity();
-    let cipher = Arc::new(keys.chunk_cipher(request.chunk_size, Backend::default()));
+    let cipher = Arc::new(crate::format::ChunkCipher::new(
+        &keys,
+        request.chunk_size,
+        Backend::default(),
+    ));
     let sse_key = request
         .sse_kms_key_id
         .clone()
@@ -446,7 +450,7 @@ pub async fn upload(
     let finish_header =
         |part1: &mut PartBuf, total_plain: u64, fields: &mut HeaderFields| -> Result<()> {
             fields.plaintext_len = total_plain;
-            let header = keys.seal_header(fields)?;
+            let header = fields.seal(&keys)?;
             debug_assert_eq!(header.len(), part1.header_space);
             part1.bytes[..header.len()].copy_from_slice(&header);
             Ok(())
