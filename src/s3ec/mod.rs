@@ -12,14 +12,14 @@
 //!
 //! [`Sink::Discard`]: crate::transfer::download::Sink::Discard
 
+pub mod envelope;
 pub mod gcm;
 pub mod keys;
 pub mod metadata;
 mod read;
 
-pub use metadata::{
-    Content, Envelope, MetadataError, MetadataLocation, S3ecFormat, detect, needs_instruction_file,
-};
+pub use envelope::{Content, Envelope, MetadataError, MetadataLocation, S3ecFormat};
+pub use metadata::{detect, needs_instruction_file};
 pub use read::{
     Description, S3ecOutcome, S3ecRequest, Sniffer, describe, describe_envelope, load_envelope,
     open_envelope, open_if_s3ec, open_to_temp,
