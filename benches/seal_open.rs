@@ -29,7 +29,7 @@ fn cipher(backend: Backend) -> ChunkCipher {
         &DataKey::from_slice(&[0x42; 32]).unwrap(),
         MessageId([0x24; 32]),
     );
-    keys.chunk_cipher(CHUNK, backend)
+    ChunkCipher::new(&keys, CHUNK, backend)
 }
 
 fn backends() -> Vec<(&'static str, Backend)> {

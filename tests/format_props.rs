@@ -2,15 +2,16 @@
 //!
 //! Why this exists: the vectors pin chosen cases; these properties sweep the space around
 //! them: round trips at the edge sizes (0, 1, C-1, C, C+1, many chunks) and at random sizes and
-//! chunk exponents; any single-bit flip anywhere in an object is rejected; chunks sealed in any
-//! order on several threads give the same bytes as sealing in order; truncation and extension
-//! at any length are rejected; a different data key fails at the commitment check, before any
-//! chunk is touched.
+//! chunk exponents; any single-bit flip anywhere in an object is rejected (512 random cases, and
+//! every byte of a two-chunk object); chunks sealed in any order on several threads give the
+//! same bytes as sealing in order; truncation and extension at any length are rejected (512
+//! random cases, and every prefix of a two-chunk object); a different data key fails at the
+//! commitment check, before any chunk is touched.
 
 use proptest::prelude::*;
 use s3seal::format::{
-    Backend, ChunkSize, DataKey, EncryptionContext, FormatError, HeaderFields, Layout, MessageId,
-    ObjectKeys, ParsedHeader, open_from_slice, seal_to_vec,
+    Backend, ChunkCipher, ChunkSize, DataKey, EncryptionContext, FormatError, HeaderFields, Layout,
+    MessageId, ObjectKeys, ParsedHeader, open_from_slice, open_verified, seal_to_vec,
 };
 
 const KEY_ID: &str = "arn:aws:kms:eu-west-1:111122223333:key/5f3c0e4e-0000-4000-8000-props0000001";
@@ -122,6 +123,52 @@ fn every_single_bit_flip_is_rejected_exhaustive_sweep() {
     }
 }
 
+/// The smallest kind of multi-chunk object (a full non-final chunk and a short final one),
+/// swept completely: a flip of every byte, header and body (bit `i % 8` of byte `i`, so every bit
+/// position is hit in every region), is refused, and so is every prefix (every truncation).
+///
+/// `open_from_slice` is `ParsedHeader::parse` + `verify` + `open_verified`. Flips in the header
+/// and prefixes shorter than it go through `open_from_slice`; for the body, whose header bytes
+/// are intact, the header is verified once and `open_verified` runs on every variant (key
+/// derivation is slow in debug builds), and `open_from_slice` itself on every 97th.
+#[test]
+fn every_byte_flip_and_every_truncation_of_a_two_chunk_object_is_rejected() {
+    let dk = [0x15; 32];
+    let c = 1usize << 16;
+    let pt = plaintext(c + 300, 6);
+    let object = seal(dk, [0x16; 32], 16, &pt);
+    let h = ParsedHeader::parse(&object).unwrap().len();
+    assert_eq!(object.len(), h + c + 16 + 300 + 16);
+    let verified = ParsedHeader::parse(&object)
+        .unwrap()
+        .verify(&DataKey::from_slice(&dk).unwrap())
+        .unwrap();
+    assert_eq!(open_verified(&verified, &object).unwrap(), pt);
+    // `bytes` differs from the object at byte `i` or is its prefix of length `i`: refused by
+    // `open_from_slice` (in the header, and at every 97th byte past it) and, past the header,
+    // by `open_verified`.
+    let refused = |bytes: &[u8], i: usize| {
+        let whole = (i < h || i.is_multiple_of(97)).then(|| open(dk, bytes).is_err());
+        let body = (i >= h).then(|| open_verified(&verified, bytes).is_err());
+        whole.unwrap_or(true) && body.unwrap_or(true)
+    };
+    let mut bad = object.clone();
+    for i in 0..object.len() {
+        bad[i] ^= 1 << (i % 8);
+        assert!(
+            refused(&bad, i),
+            "flip at byte {i} of {} (header {h}) accepted",
+            object.len()
+        );
+        bad[i] ^= 1 << (i % 8);
+        assert!(
+            refused(&object[..i], i),
+            "prefix of {i} of {} bytes accepted",
+            object.len()
+        );
+    }
+}
+
 /// Seals the chunks of an object in the order given by `order`, spread over `threads` threads,
 /// with the library's chunk cipher, and assembles them at their computed offsets.
 fn seal_out_of_order(
@@ -134,9 +181,9 @@ fn seal_out_of_order(
 ) -> Vec<u8> {
     let keys = ObjectKeys::derive(&DataKey::from_slice(&dk).unwrap(), MessageId(mid));
     let f = fields(k, pt.len(), mid);
-    let header = keys.seal_header(&f).unwrap();
+    let header = f.seal(&keys).unwrap();
     let layout = Layout::new(header.len() as u64, f.chunk_size, pt.len() as u64);
-    let cipher = keys.chunk_cipher(f.chunk_size, Backend::default());
+    let cipher = ChunkCipher::new(&keys, f.chunk_size, Backend::default());
     let mut out = vec![0u8; layout.ciphertext_len() as usize];
     out[..header.len()].copy_from_slice(&header);
     let sealed: Vec<(u64, Vec<u8>)> = std::thread::scope(|s| {
@@ -186,21 +233,6 @@ proptest! {
         check_round_trip(dk, mid, k, len)?;
     }
 
-    /// Any single-bit flip at a random position of a random object is rejected.
-    #[test]
-    fn any_single_bit_flip_is_rejected(
-        len in prop_oneof![0usize..300, 65530usize..65542, 131060usize..131080],
-        pos in any::<prop::sample::Index>(),
-        bit in 0u8..8,
-        dk in any::<[u8; 32]>(),
-    ) {
-        let object = seal(dk, [3; 32], 16, &plaintext(len, 5));
-        let at = pos.index(object.len());
-        let mut bad = object.clone();
-        bad[at] ^= 1 << bit;
-        prop_assert!(open(dk, &bad).is_err(), "bit {} of byte {} of {} accepted", bit, at, object.len());
-    }
-
     /// Chunks sealed in a random order on several threads give exactly the in-order bytes.
     #[test]
     fn chunks_sealed_out_of_order_in_parallel_give_the_same_bytes(
@@ -246,13 +278,12 @@ proptest! {
     /// check would not notice).
     #[test]
     fn a_chunk_opens_only_at_its_index_and_finality(
-        index in 0u64..1_000_000,
-        other in 0u64..1_000_000,
+        [index, other] in prop::array::uniform2(0u64..1_000_000),
         is_final in any::<bool>(),
         len in 0usize..2000,
     ) {
         let keys = ObjectKeys::derive(&DataKey::from_slice(&[0x21; 32]).unwrap(), MessageId([0x22; 32]));
-        let cipher = keys.chunk_cipher(ChunkSize::from_log2(16).unwrap(), Backend::default());
+        let cipher = ChunkCipher::new(&keys, ChunkSize::from_log2(16).unwrap(), Backend::default());
         let mut sealed = plaintext(len, 4);
         let tag = cipher.seal_in_place(index, is_final, &mut sealed);
         sealed.extend_from_slice(&tag);
@@ -264,6 +295,26 @@ proptest! {
             let mut moved = sealed.clone();
             prop_assert!(cipher.open_in_place(other, is_final, &mut moved).is_err());
         }
+    }
+}
+
+proptest! {
+    // Tampering is the promise that matters most: many more random cases than above.
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any single-bit flip at a random position of a random object is rejected.
+    #[test]
+    fn any_single_bit_flip_is_rejected(
+        len in prop_oneof![0usize..300, 65530usize..65542, 131060usize..131080],
+        pos in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+        dk in any::<[u8; 32]>(),
+    ) {
+        let object = seal(dk, [3; 32], 16, &plaintext(len, 5));
+        let at = pos.index(object.len());
+        let mut bad = object.clone();
+        bad[at] ^= 1 << bit;
+        prop_assert!(open(dk, &bad).is_err(), "bit {} of byte {} of {} accepted", bit, at, object.len());
     }
 
     /// Any truncation or extension of an object is rejected.
@@ -291,8 +342,8 @@ fn backends_open_each_others_objects() {
     let dk = [0x31; 32];
     let keys = ObjectKeys::derive(&DataKey::from_slice(&dk).unwrap(), MessageId([0x32; 32]));
     let k = ChunkSize::from_log2(16).unwrap();
-    let lc = keys.chunk_cipher(k, Backend::AwsLc);
-    let rc = keys.chunk_cipher(k, Backend::RustCrypto);
+    let lc = ChunkCipher::new(&keys, k, Backend::AwsLc);
+    let rc = ChunkCipher::new(&keys, k, Backend::RustCrypto);
     let c = 1usize << 16;
     for len in [0, 1, c - 1, c, c + 1, 3 * c + 5] {
         let pt = plaintext(len, 3);

@@ -104,7 +104,11 @@ fn errors_name_no_key_material() {
 fn a_panic_while_keys_are_live_prints_no_key() {
     let key = DataKey::from_slice(&key_bytes()).unwrap();
     let keys = ObjectKeys::derive(&key, MessageId([5; 32]));
-    let cipher = keys.chunk_cipher(ChunkSize::from_log2(16).unwrap(), Backend::default());
+    let cipher = s3seal::format::ChunkCipher::new(
+        &keys,
+        ChunkSize::from_log2(16).unwrap(),
+        Backend::default(),
+    );
     // Sealing more than a chunk is a programming error that panics.
     let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut too_big = vec![0u8; (1 << 16) + 1];

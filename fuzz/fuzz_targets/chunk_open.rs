@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let chunk_size = ChunkSize::from_log2(16 + (data[8] >> 1) % 9).unwrap();
         let keys = ObjectKeys::derive(&key, MessageId([0x24; 32]));
         for backend in [Backend::default()] {
-            let cipher = keys.chunk_cipher(chunk_size, backend);
+            let cipher = s3seal::format::ChunkCipher::new(&keys, chunk_size, backend);
             let mut sealed = data[9..].to_vec();
             if let Ok(n) = cipher.open_in_place(index, is_final, &mut sealed) {
                 assert_eq!(n + 16, data.len() - 9);

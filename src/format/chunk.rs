@@ -98,7 +98,8 @@ pub struct ChunkCipher {
 struct ObjectKeysHandle(ObjectKeys);
 
 impl ChunkCipher {
-    pub(crate) fn new(keys: &ObjectKeys, chunk_size: ChunkSize, backend: Backend) -> Self {
+    /// The chunk cipher of the object whose keys are `keys`.
+    pub fn new(keys: &ObjectKeys, chunk_size: ChunkSize, backend: Backend) -> Self {
         let first = keys.content_key(chunk_size, 0);
         ChunkCipher {
             chunk_size,
@@ -168,7 +169,7 @@ mod tests {
 
     fn cipher(backend: Backend) -> ChunkCipher {
         let keys = ObjectKeys::derive(&DataKey::from_slice(&[5; 32]).unwrap(), MessageId([6; 32]));
-        keys.chunk_cipher(ChunkSize::from_log2(16).unwrap(), backend)
+        ChunkCipher::new(&keys, ChunkSize::from_log2(16).unwrap(), backend)
     }
 
     fn seal(c: &ChunkCipher, index: u64, fin: bool, data: &[u8]) -> Vec<u8> {
@@ -202,27 +203,73 @@ mod tests {
         }
     }
 
+    fn backends() -> Vec<Backend> {
+        #[allow(unused_mut)]
+        let mut list = vec![Backend::AwsLc];
+        #[cfg(feature = "rustcrypto")]
+        list.push(Backend::RustCrypto);
+        list
+    }
+
+    /// One-shot AES-256-GCM straight from aws-lc-rs, without [`EpochKey`] or [`ChunkCipher`]:
+    /// the independent reference the chunk cipher's output is compared with.
+    fn reference_seal(key: &[u8; 32], nonce: [u8; 12], data: &[u8]) -> Vec<u8> {
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).unwrap());
+        let mut out = data.to_vec();
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut out)
+            .unwrap();
+        out
+    }
+
+    fn reference_opens(key: &[u8; 32], nonce: [u8; 12], sealed: &[u8]) -> bool {
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).unwrap());
+        let mut buf = sealed.to_vec();
+        key.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+            .is_ok()
+    }
+
+    /// Each chunk is sealed with the content key of its own epoch: the first chunk of epoch 1
+    /// is exactly AES-256-GCM under `content_key(.., 1)` at its nonce, and epoch 0's key does
+    /// not open it; the last chunk of epoch 0 still uses epoch 0's key, and epoch 2 its own.
     #[test]
     fn later_epochs_use_other_keys() {
-        let c = cipher(Backend::AwsLc);
+        let k16 = ChunkSize::from_log2(16).unwrap();
+        let keys = ObjectKeys::derive(&DataKey::from_slice(&[5; 32]).unwrap(), MessageId([6; 32]));
+        let key = |epoch| keys.content_key(k16, epoch);
+        assert_ne!(*key(0), *key(1));
         let per_epoch = 1u64 << (EPOCH_BYTES_LOG2 - 16);
-        assert_eq!(c.epoch_of(per_epoch - 1), 0);
-        assert_eq!(c.epoch_of(per_epoch), 1);
-        let a = seal(&c, per_epoch, false, b"x");
-        let mut round = a.clone();
-        assert!(c.open_in_place(per_epoch, false, &mut round).is_ok());
-        // The same nonce position in epoch 0 under the epoch-0 key gives different bytes.
-        let b = seal(&c, per_epoch, false, b"x");
-        assert_eq!(a, b);
-        let other = ObjectKeys::derive(&DataKey::from_slice(&[5; 32]).unwrap(), MessageId([6; 32]));
-        let k0 = EpochKey::new(
-            Backend::AwsLc,
-            &other.content_key(ChunkSize::from_log2(16).unwrap(), 0),
-        );
-        let mut with_epoch0 = b"x".to_vec();
-        let tag = k0.seal(ChunkCipher::nonce(per_epoch, false), &mut with_epoch0);
-        with_epoch0.extend_from_slice(&tag);
-        assert_ne!(a, with_epoch0);
+        let data = b"epoch boundary chunk";
+        for backend in backends() {
+            let c = cipher(backend);
+            assert_eq!(c.epoch_of(per_epoch - 1), 0);
+            assert_eq!(c.epoch_of(per_epoch), 1);
+            assert_eq!(c.epoch_of(2 * per_epoch), 2);
+            for (index, epoch) in [(per_epoch - 1, 0), (per_epoch, 1), (2 * per_epoch, 2)] {
+                for fin in [false, true] {
+                    let nonce = ChunkCipher::nonce(index, fin);
+                    let sealed = seal(&c, index, fin, data);
+                    assert_eq!(
+                        sealed,
+                        reference_seal(&key(epoch), nonce, data),
+                        "chunk {index} ({backend:?}) not sealed with the epoch-{epoch} key"
+                    );
+                    assert!(reference_opens(&key(epoch), nonce, &sealed));
+                    for other in (0..3).filter(|&e| e != epoch) {
+                        assert!(
+                            !reference_opens(&key(other), nonce, &sealed),
+                            "the epoch-{other} key opens chunk {index} of epoch {epoch}"
+                        );
+                    }
+                    let mut round = sealed.clone();
+                    assert_eq!(c.open_in_place(index, fin, &mut round), Ok(data.len()));
+                    // The cipher refuses a chunk sealed under epoch 0's key at an epoch-1 index.
+                    if epoch == 1 {
+                        let mut wrong = reference_seal(&key(0), nonce, data);
+                        assert!(c.open_in_place(index, fin, &mut wrong).is_err());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

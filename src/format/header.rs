@@ -1,8 +1,16 @@
 //! The object header: encoding, strict parsing, and authentication (commitment, then MAC).
 //! Parsing never trusts a length field further than the bytes it was given, and a parsed header
 //! is only a claim until [`ParsedHeader::verify`] has checked it under the data key.
+//!
+//! The header owns its sealing and its MAC: [`HeaderFields::seal`] appends the HMAC computed
+//! under the key schedule's header-MAC key, and [`ParsedHeader::verify`] checks it. The keys
+//! module only derives.
 
 use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use super::chunk::{Backend, ChunkCipher};
 use super::context::{EncryptionContext, MAX_FIELD_BYTES, MAX_PAIRS};
@@ -48,8 +56,45 @@ fn put_field(
     Ok(())
 }
 
-/// Every header byte before the MAC (the MAC is appended by [`ObjectKeys::seal_header`]).
-pub(crate) fn encode_unauthenticated(
+impl HeaderFields {
+    /// Encodes these fields with the object's commitment and MAC under `keys`: the complete
+    /// header bytes.
+    pub fn seal(&self, keys: &ObjectKeys) -> Result<Vec<u8>, FormatError> {
+        if self.message_id != keys.message_id() {
+            return Err(FormatError::MalformedHeader(
+                "message id differs from the one the keys were derived with",
+            ));
+        }
+        let mut bytes = encode_unauthenticated(self, &keys.commitment())?;
+        let mac = header_mac(&keys.header_mac_key(), &bytes);
+        bytes.extend_from_slice(&mac);
+        Ok(bytes)
+    }
+}
+
+/// HMAC-SHA-256 over the header bytes before the MAC.
+fn header_mac(mac_key: &[u8; MAC_LEN], authenticated: &[u8]) -> [u8; MAC_LEN] {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(mac_key).expect("HMAC takes any key length");
+    mac.update(authenticated);
+    mac.finalize().into_bytes().into()
+}
+
+/// Constant-time check of a stored header MAC.
+fn verify_mac(
+    mac_key: &[u8; MAC_LEN],
+    authenticated: &[u8],
+    stored: &[u8; MAC_LEN],
+) -> Result<(), FormatError> {
+    if bool::from(header_mac(mac_key, authenticated).ct_eq(stored)) {
+        Ok(())
+    } else {
+        Err(FormatError::HeaderMacMismatch)
+    }
+}
+
+/// Every header byte before the MAC (the MAC is appended by [`HeaderFields::seal`]).
+fn encode_unauthenticated(
     fields: &HeaderFields,
     commitment: &[u8; COMMITMENT_LEN],
 ) -> Result<Vec<u8>, FormatError> {
@@ -272,7 +317,7 @@ impl ParsedHeader {
     pub fn verify(self, data_key: &DataKey) -> Result<VerifiedHeader, FormatError> {
         let keys = ObjectKeys::derive(data_key, self.fields.message_id);
         keys.check_commitment(&self.commitment)?;
-        keys.check_header_mac(&self.authenticated, &self.mac)?;
+        verify_mac(&keys.header_mac_key(), &self.authenticated, &self.mac)?;
         Ok(VerifiedHeader { header: self, keys })
     }
 }
@@ -299,8 +344,7 @@ impl VerifiedHeader {
     }
 
     pub fn chunk_cipher(&self, backend: Backend) -> ChunkCipher {
-        self.keys
-            .chunk_cipher(self.header.fields.chunk_size, backend)
+        ChunkCipher::new(&self.keys, self.header.fields.chunk_size, backend)
     }
 }
 
@@ -321,8 +365,8 @@ mod tests {
     }
 
     fn sealed(dk: &DataKey) -> Vec<u8> {
-        ObjectKeys::derive(dk, MessageId([7; 32]))
-            .seal_header(&fields())
+        fields()
+            .seal(&ObjectKeys::derive(dk, MessageId([7; 32])))
             .unwrap()
     }
 

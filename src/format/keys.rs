@@ -1,15 +1,15 @@
 //! The key schedule: from the KMS data key and the object's message id to the key commitment,
 //! the header-MAC key and the per-epoch content keys (`docs/FORMAT.md`, "Key schedule").
 //! Key material lives in zeroizing buffers and never appears in `Debug` output.
+//!
+//! This module only derives: the header seals and checks its own MAC (`header.rs`) and the
+//! chunk cipher is built from these keys (`chunk.rs`), so neither is imported here.
 
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha512};
+use sha2::Sha512;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::chunk::{Backend, ChunkCipher};
-use super::header::{self, HeaderFields};
 use super::layout::ChunkSize;
 use super::{FormatError, SUITE_AES256GCM_HKDF_SHA512};
 
@@ -125,35 +125,14 @@ impl ObjectKeys {
         }
     }
 
-    fn mac_key(&self) -> Zeroizing<[u8; 32]> {
-        let mut key = Zeroizing::new([0u8; 32]);
+    /// The HMAC-SHA-256 key of the header MAC (the header computes and checks the MAC).
+    pub(crate) fn header_mac_key(&self) -> Zeroizing<[u8; MAC_LEN]> {
+        let mut key = Zeroizing::new([0u8; MAC_LEN]);
         self.expand(
             &[LABEL_HEADER_MAC, &SUITE_AES256GCM_HKDF_SHA512.to_be_bytes()],
             key.as_mut_slice(),
         );
         key
-    }
-
-    /// HMAC-SHA-256 over the header bytes before the MAC.
-    pub(crate) fn header_mac(&self, authenticated: &[u8]) -> [u8; MAC_LEN] {
-        let key = self.mac_key();
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
-            .expect("HMAC takes any key length");
-        mac.update(authenticated);
-        mac.finalize().into_bytes().into()
-    }
-
-    /// Constant-time check of a stored header MAC.
-    pub(crate) fn check_header_mac(
-        &self,
-        authenticated: &[u8],
-        stored: &[u8; MAC_LEN],
-    ) -> Result<(), FormatError> {
-        if bool::from(self.header_mac(authenticated).ct_eq(stored)) {
-            Ok(())
-        } else {
-            Err(FormatError::HeaderMacMismatch)
-        }
     }
 
     /// Content key of one epoch.
@@ -169,24 +148,6 @@ impl ObjectKeys {
             key.as_mut_slice(),
         );
         key
-    }
-
-    /// Encodes `fields` with this object's commitment and MAC: the complete header bytes.
-    pub fn seal_header(&self, fields: &HeaderFields) -> Result<Vec<u8>, FormatError> {
-        if fields.message_id != self.message_id {
-            return Err(FormatError::MalformedHeader(
-                "message id differs from the one the keys were derived with",
-            ));
-        }
-        let mut bytes = header::encode_unauthenticated(fields, &self.commitment())?;
-        let mac = self.header_mac(&bytes);
-        bytes.extend_from_slice(&mac);
-        Ok(bytes)
-    }
-
-    /// The chunk cipher for this object.
-    pub fn chunk_cipher(&self, chunk_size: ChunkSize, backend: Backend) -> ChunkCipher {
-        ChunkCipher::new(self, chunk_size, backend)
     }
 }
 

@@ -93,9 +93,9 @@ pub fn seal_to_vec(
             "plaintext length differs from the data",
         ));
     }
-    let header = keys.seal_header(fields)?;
+    let header = fields.seal(keys)?;
     let layout = Layout::new(header.len() as u64, fields.chunk_size, fields.plaintext_len);
-    let cipher = keys.chunk_cipher(fields.chunk_size, Backend::default());
+    let cipher = ChunkCipher::new(keys, fields.chunk_size, Backend::default());
     let mut out = Vec::with_capacity(layout.ciphertext_len() as usize);
     out.extend_from_slice(&header);
     for index in 0..layout.chunk_count() {
@@ -114,8 +114,15 @@ pub fn open_from_slice(
     object: &[u8],
     data_key: &DataKey,
 ) -> Result<(VerifiedHeader, Vec<u8>), FormatError> {
-    let parsed = ParsedHeader::parse(object)?;
-    let verified = parsed.verify(data_key)?;
+    let verified = ParsedHeader::parse(object)?.verify(data_key)?;
+    let plaintext = open_verified(&verified, object)?;
+    Ok((verified, plaintext))
+}
+
+/// The part of [`open_from_slice`] after the header: `object` (header included) must have
+/// exactly the length `verified` implies, and every chunk must open at its index and finality.
+/// Returns the plaintext.
+pub fn open_verified(verified: &VerifiedHeader, object: &[u8]) -> Result<Vec<u8>, FormatError> {
     let layout = verified.layout();
     layout.check_object_len(object.len() as u64)?;
     let cipher = verified.chunk_cipher(Backend::default());
@@ -126,5 +133,5 @@ pub fn open_from_slice(
         let len = cipher.open_in_place(index, layout.is_final(index), &mut chunk)?;
         plaintext.extend_from_slice(&chunk[..len]);
     }
-    Ok((verified, plaintext))
+    Ok(plaintext)
 }

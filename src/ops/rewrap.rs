@@ -151,7 +151,7 @@ pub async fn rewrap(
             .decrypt(&new_key_arn, &new_fields.wrapped_key, &new_fields.context)
             .await?;
         let verified = parsed.verify(&data_key)?;
-        let header = verified.keys().seal_header(&new_fields)?;
+        let header = new_fields.seal(verified.keys())?;
         // Self-check before anything is written.
         ParsedHeader::parse(&header)?.verify(&data_key)?;
         header

@@ -10,14 +10,14 @@
 //!   `inspect` shows; which reader serves an object is decided by `crate::ops::open`;
 //! - `read`: [`open_envelope`] and [`open_to_temp`] decrypt and verify the object.
 
+pub mod envelope;
 pub mod gcm;
 pub mod keys;
 mod load;
 pub mod metadata;
 mod read;
 
+pub use envelope::{Content, Envelope, MetadataError, MetadataLocation, S3ecFormat};
 pub use load::{Description, describe, describe_envelope, load_envelope};
-pub use metadata::{
-    Content, Envelope, MetadataError, MetadataLocation, S3ecFormat, detect, needs_instruction_file,
-};
+pub use metadata::{detect, needs_instruction_file};
 pub use read::{S3ecOutcome, S3ecRequest, open_envelope, open_to_temp};

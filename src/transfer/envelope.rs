@@ -50,7 +50,7 @@ impl NewEnvelope {
             wrapped_key: new_key.wrapped,
             context,
         };
-        let header_len = keys.seal_header(&fields)?.len();
+        let header_len = fields.seal(&keys)?.len();
         Ok(NewEnvelope {
             keys,
             fields,
@@ -62,7 +62,7 @@ impl NewEnvelope {
     /// The sealed header for an object of `plaintext_len` bytes.
     pub fn seal_header(&mut self, plaintext_len: u64) -> Result<Vec<u8>> {
         self.fields.plaintext_len = plaintext_len;
-        let header = self.keys.seal_header(&self.fields)?;
+        let header = self.fields.seal(&self.keys)?;
         debug_assert_eq!(header.len(), self.header_len);
         Ok(header)
     }
@@ -73,7 +73,6 @@ impl NewEnvelope {
 
     /// The chunk cipher of this object.
     pub fn cipher(&self) -> ChunkCipher {
-        self.keys
-            .chunk_cipher(self.fields.chunk_size, Backend::default())
+        ChunkCipher::new(&self.keys, self.fields.chunk_size, Backend::default())
     }
 }
