@@ -80,6 +80,13 @@ async fn moto() -> Clients {
     clients(&env().moto, "test", "test").await
 }
 
+/// moto's clients and a new bucket named after `tag`.
+async fn fresh(tag: &str) -> (Clients, String) {
+    let c = moto().await;
+    let bucket = create_bucket(&c, tag).await;
+    (c, bucket)
+}
+
 fn unique_bucket(tag: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -192,8 +199,7 @@ fn posture_json(target: Target, bucket: &str, code: i32, verdict: &str) -> Value
 #[tokio::test]
 async fn fresh_bucket_every_read_succeeds_and_absent_settings_are_facts() {
     let _shared = ACCOUNT_SETTING.read().await;
-    let c = moto().await;
-    let bucket = create_bucket(&c, "fresh").await;
+    let (c, bucket) = fresh("fresh").await;
     let (facts, r) = check(&c, &bucket, &opts()).await;
 
     // Every read worked, including S3 Control at the custom endpoint and STS.
@@ -239,7 +245,7 @@ async fn cli_exits_5_for_a_warn_verdict() {
     let _shared = ACCOUNT_SETTING.read().await;
     // A bucket without versioning, Block Public Access or HTTPS enforcement, and nothing
     // public: warn.
-    let bucket = create_bucket(&moto().await, "cli-warn").await;
+    let (_, bucket) = fresh("cli-warn").await;
     let doc = posture_json(Target::Moto, &bucket, 5, "warn");
     let versioning = doc["findings"]
         .as_array()
@@ -275,8 +281,7 @@ fn cli_exits_6_for_an_unknown_verdict() {
 #[tokio::test]
 async fn public_policy_blocks_and_bucket_restrict_public_buckets_neutralizes() {
     let _shared = ACCOUNT_SETTING.read().await;
-    let c = moto().await;
-    let bucket = create_bucket(&c, "public").await;
+    let (c, bucket) = fresh("public").await;
     put_policy(&c, &bucket, public_read(&bucket)).await;
 
     let (facts, r) = check(&c, &bucket, &opts()).await;
@@ -298,8 +303,7 @@ async fn public_policy_blocks_and_bucket_restrict_public_buckets_neutralizes() {
 #[tokio::test]
 async fn account_level_restrict_public_buckets_neutralizes() {
     let _alone = ACCOUNT_SETTING.write().await;
-    let c = moto().await;
-    let bucket = create_bucket(&c, "account").await;
+    let (c, bucket) = fresh("account").await;
     put_policy(&c, &bucket, public_read(&bucket)).await;
 
     let control = &c.account.s3control;
@@ -336,8 +340,7 @@ async fn account_level_restrict_public_buckets_neutralizes() {
 #[tokio::test]
 async fn wide_source_ip_blocks_although_aws_calls_it_not_public() {
     let _shared = ACCOUNT_SETTING.read().await;
-    let c = moto().await;
-    let bucket = create_bucket(&c, "cidr").await;
+    let (c, bucket) = fresh("cidr").await;
     let statement = json!({
         "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["s3:GetObject"],
         "Resource": format!("arn:aws:s3:::{bucket}/*"),
@@ -361,8 +364,7 @@ async fn wide_source_ip_blocks_although_aws_calls_it_not_public() {
 #[tokio::test]
 async fn public_acl_blocks_and_ignore_public_acls_neutralizes() {
     let _shared = ACCOUNT_SETTING.read().await;
-    let c = moto().await;
-    let bucket = create_bucket(&c, "acl").await;
+    let (c, bucket) = fresh("acl").await;
     put_acl(&c, &bucket, BucketCannedAcl::PublicRead).await;
     let (facts, r) = check(&c, &bucket, &opts()).await;
     let f = expect(&r, CheckId::AclPublic, Status::Fail, Severity::Block);
@@ -389,8 +391,7 @@ async fn public_acl_blocks_and_ignore_public_acls_neutralizes() {
 #[tokio::test]
 async fn cross_account_write_blocks_unless_trusted() {
     let _shared = ACCOUNT_SETTING.read().await;
-    let c = moto().await;
-    let bucket = create_bucket(&c, "cross").await;
+    let (c, bucket) = fresh("cross").await;
     let statement = json!({
         "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::444455556666:root"},

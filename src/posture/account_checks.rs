@@ -154,17 +154,8 @@ fn secure_transport_shape_problem(stmt: &Statement) -> Option<String> {
     None
 }
 
-pub(super) fn https_only(ctx: &Ctx) -> Finding {
+pub(super) fn https_only(ctx: &Ctx, policy: &Policy) -> Finding {
     let j = Judge(CheckId::HttpsOnly);
-    let absent = j.fail(
-        Severity::Warn,
-        "no bucket policy, so plain HTTP is accepted",
-        json!({"policy": "not configured"}),
-    );
-    let policy = match ctx.policy_for(j, Severity::Warn, absent) {
-        Ok(p) => p,
-        Err(f) => return *f,
-    };
     let bucket_arn = policy::bucket_arn(ctx.bucket);
     let all_objects = format!("{bucket_arn}/*");
     let mut enforcing = Vec::new();
@@ -236,17 +227,8 @@ pub(super) fn https_only(ctx: &Ctx) -> Finding {
     )
 }
 
-pub(super) fn cross_account(ctx: &Ctx) -> Finding {
+pub(super) fn cross_account(ctx: &Ctx, policy: &Policy) -> Finding {
     let j = Judge(CheckId::CrossAccount);
-    let absent = j.pass(
-        Severity::Block,
-        "no bucket policy, so no grants to other accounts",
-        json!({"external_grants": []}),
-    );
-    let policy = match ctx.policy_for(j, Severity::Block, absent) {
-        Ok(p) => p,
-        Err(f) => return *f,
-    };
     let owner = ctx.owner_account.clone();
     let acl_owner = ctx.facts.acl.present().and_then(|a| a.owner_id.clone());
     let mut external = Vec::new();

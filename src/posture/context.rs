@@ -8,7 +8,7 @@ use super::PostureOptions;
 use super::catalogue::Judge;
 use super::facts::{BucketFacts, Fact, Probe, PublicAccessBlock, Unreadable};
 use super::policy::Policy;
-use super::report::{Finding, Severity};
+use super::report::{CheckId, Finding, Severity, Status};
 use serde_json::{Value, json};
 
 /// The policy as the rules see it.
@@ -123,28 +123,65 @@ impl<'a> Ctx<'a> {
             .any(|t| t.trim() == account)
     }
 
-    /// The parsed policy for a check on it; otherwise the finding of that check: `absent`
-    /// without a policy, unknown (with `severity`) when it is unreadable or invalid. (Boxed:
-    /// a finding is large and the policy is the common case.)
-    pub(super) fn policy_for(
+    /// Runs `check`, a check on the bucket policy, on the parsed policy. Without a policy its
+    /// finding is the one [`WITHOUT_POLICY`] lists; when the policy is unreadable or invalid
+    /// the check cannot run: its finding is unknown, with `severity`, the severity it would
+    /// have if it failed.
+    pub(super) fn on_policy(
         &self,
-        judge: Judge,
+        id: CheckId,
         severity: Severity,
-        absent: Finding,
-    ) -> Result<&Policy, Box<Finding>> {
+        check: fn(&Ctx, &Policy) -> Finding,
+    ) -> Finding {
+        let judge = Judge(id);
         match &self.policy {
-            PolicyState::Parsed(p) => Ok(p),
-            PolicyState::Absent => Err(Box::new(absent)),
-            PolicyState::Unknown(u) => {
-                Err(Box::new(judge.unreadable(severity, "the bucket policy", u)))
-            }
-            PolicyState::Invalid(e) => Err(Box::new(judge.undecided(
+            PolicyState::Parsed(p) => check(self, p),
+            PolicyState::Absent => without_policy(judge),
+            PolicyState::Unknown(u) => judge.unreadable(severity, "the bucket policy", u),
+            PolicyState::Invalid(e) => judge.undecided(
                 severity,
                 format!("the bucket policy could not be parsed: {e}"),
                 json!({"parse_error": e}),
-            ))),
+            ),
         }
     }
+}
+
+/// What each check on the bucket policy finds when the bucket has none: status, severity,
+/// summary, and the one member of the evidence (a text, or an empty list for `None`).
+#[rustfmt::skip]
+const WITHOUT_POLICY: &[WithoutPolicy] = &[
+    (CheckId::PolicyPublic, Status::Pass, Severity::Block,
+     "no bucket policy", "policy", Some("not configured")),
+    (CheckId::PolicyWideCidr, Status::Pass, Severity::Block,
+     "no bucket policy", "ip_limited_grants", None),
+    (CheckId::HttpsOnly, Status::Fail, Severity::Warn,
+     "no bucket policy, so plain HTTP is accepted", "policy", Some("not configured")),
+    (CheckId::CrossAccount, Status::Pass, Severity::Block,
+     "no bucket policy, so no grants to other accounts", "external_grants", None),
+    (CheckId::SseKmsRequired, Status::Fail, Severity::Info,
+     "no bucket policy, so uploads without SSE-KMS are accepted", "policy", Some("not configured")),
+];
+
+type WithoutPolicy = (
+    CheckId,
+    Status,
+    Severity,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+fn without_policy(judge: Judge) -> Finding {
+    let (_, status, severity, summary, member, value) = WITHOUT_POLICY
+        .iter()
+        .find(|row| row.0 == judge.0)
+        .expect("every check on the policy is in WITHOUT_POLICY");
+    let value = match value {
+        Some(text) => json!(text),
+        None => json!([]),
+    };
+    judge.finding(*status, *severity, *summary, json!({ *member: value }))
 }
 
 /// A fact as evidence: its value, "not configured", or why it is unknown.

@@ -7,7 +7,7 @@
 use super::catalogue::Judge;
 use super::context::Ctx;
 use super::facts::{EncryptionRule, Fact, Versioning};
-use super::policy::{self, Effect, ResourceElement, Statement};
+use super::policy::{self, Effect, Policy, ResourceElement, Statement};
 use super::report::{CheckId, Finding, Severity};
 use serde_json::{Value, json};
 
@@ -101,17 +101,8 @@ fn demands_sse(stmt: &Statement, bucket: &str) -> bool {
         })
 }
 
-pub(super) fn sse_kms_required(ctx: &Ctx) -> Finding {
+pub(super) fn sse_kms_required(ctx: &Ctx, policy: &Policy) -> Finding {
     let j = Judge(CheckId::SseKmsRequired);
-    let absent = j.fail(
-        Severity::Info,
-        "no bucket policy, so uploads without SSE-KMS are accepted",
-        json!({"policy": "not configured"}),
-    );
-    let policy = match ctx.policy_for(j, Severity::Info, absent) {
-        Ok(p) => p,
-        Err(f) => return *f,
-    };
     let mut requiring = Vec::new();
     let mut pinned = Vec::new();
     let mut notes = Vec::new();

@@ -61,11 +61,8 @@ pub fn glob_covers(outer: &str, inner: &str, case: Case) -> bool {
     // (a, b): outer[..a] can consume inner[..b].
     walk(n, m, |a, b, next| {
         if a < n && o[a] == '*' {
-            // The star matches nothing, or swallows one more inner symbol (any kind).
-            next.push((a + 1, b));
-            if b < m {
-                next.push((a, b + 1));
-            }
+            // The star swallows any inner symbol, wildcards too.
+            star(next, (a + 1, b), (b < m).then_some((a, b + 1)));
         } else if a < n && b < m {
             let ok = match (o[a], i[b]) {
                 (_, '*') => false,
@@ -88,16 +85,10 @@ pub fn glob_intersects(a: &str, b: &str, case: Case) -> bool {
     // (i, j): some string is matched by both x[..i] and y[..j].
     walk(n, m, |i, j, next| {
         if i < n && x[i] == '*' {
-            next.push((i + 1, j));
-            if j < m {
-                next.push((i, j + 1));
-            }
+            star(next, (i + 1, j), (j < m).then_some((i, j + 1)));
         }
         if j < m && y[j] == '*' {
-            next.push((i, j + 1));
-            if i < n {
-                next.push((i + 1, j));
-            }
+            star(next, (i, j + 1), (i < n).then_some((i + 1, j)));
         }
         if i < n && j < m && x[i] != '*' && y[j] != '*' {
             let ok = x[i] == '?' || y[j] == '?' || x[i] == y[j];
@@ -106,6 +97,13 @@ pub fn glob_intersects(a: &str, b: &str, case: Case) -> bool {
             }
         }
     })
+}
+
+/// The moves of a `*`: it matches nothing more (`ends`), or one more symbol of the other
+/// pattern (`swallows`, unless that one is at its end).
+fn star(next: &mut Vec<(usize, usize)>, ends: (usize, usize), swallows: Option<(usize, usize)>) {
+    next.push(ends);
+    next.extend(swallows);
 }
 
 /// Walks the grid of positions in two patterns from (0, 0): `step` lists the cells one move

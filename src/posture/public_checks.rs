@@ -10,6 +10,7 @@ use super::catalogue::Judge;
 use super::cidr::Width;
 use super::context::{Ctx, fact_json, pab_source};
 use super::facts::{ALL_USERS_URI, AUTHENTICATED_USERS_URI, Fact, Grantee};
+use super::policy::{Policy, Statement};
 use super::report::{CheckId, Finding, Severity};
 use serde_json::{Value, json};
 
@@ -86,17 +87,8 @@ pub(super) fn public_access_block(ctx: &Ctx) -> Finding {
     f.with_fix(fix)
 }
 
-pub(super) fn policy_public(ctx: &Ctx) -> Finding {
+pub(super) fn policy_public(ctx: &Ctx, policy: &Policy) -> Finding {
     let j = Judge(CheckId::PolicyPublic);
-    let absent = j.pass(
-        Severity::Block,
-        "no bucket policy",
-        json!({"policy": "not configured"}),
-    );
-    let policy = match ctx.policy_for(j, Severity::Block, absent) {
-        Ok(p) => p,
-        Err(f) => return *f,
-    };
     let mut grants = Vec::new();
     let mut limited = Vec::new();
     for (stmt, reach) in public_allows(policy, ctx.bucket) {
@@ -171,17 +163,8 @@ pub(super) fn policy_public(ctx: &Ctx) -> Finding {
     }
 }
 
-pub(super) fn policy_wide_cidr(ctx: &Ctx) -> Finding {
+pub(super) fn policy_wide_cidr(ctx: &Ctx, policy: &Policy) -> Finding {
     let j = Judge(CheckId::PolicyWideCidr);
-    let absent = j.pass(
-        Severity::Block,
-        "no bucket policy",
-        json!({"ip_limited_grants": []}),
-    );
-    let policy = match ctx.policy_for(j, Severity::Block, absent) {
-        Ok(p) => p,
-        Err(f) => return *f,
-    };
     let mut entries = Vec::new();
     let mut worst = Width::GrantsNothing;
     let mut worst_text = String::new();
@@ -386,7 +369,7 @@ pub(super) fn acl_disabled(ctx: &Ctx) -> Finding {
 }
 
 /// A public grant as evidence: the statement as written, what it grants, and how much.
-fn grant_json(stmt: &super::policy::Statement) -> Value {
+fn grant_json(stmt: &Statement) -> Value {
     json!({
         "statement": stmt.raw,
         "grant": describe_grant(stmt),

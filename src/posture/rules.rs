@@ -14,25 +14,32 @@
 use super::context::Ctx;
 use super::facts::BucketFacts;
 use super::report::Report;
+use super::report::{CheckId, Severity::*};
 use super::{PostureOptions, account_checks, data_checks, public_checks};
 
 pub use super::analysis::account_of_principal;
 
-/// Judges a bucket. Pure and synchronous: the same facts always give the same report.
+/// Judges a bucket. Pure and synchronous: the same facts always give the same report. The
+/// checks on the bucket policy run through [`Ctx::on_policy`], with the severity their
+/// finding has when the policy cannot be read.
 pub fn evaluate(facts: &BucketFacts, opts: &PostureOptions) -> Report {
     let ctx = Ctx::new(facts, opts);
     let findings = vec![
         account_checks::owner(&ctx),
         public_checks::public_access_block(&ctx),
-        public_checks::policy_public(&ctx),
-        public_checks::policy_wide_cidr(&ctx),
+        ctx.on_policy(CheckId::PolicyPublic, Block, public_checks::policy_public),
+        ctx.on_policy(
+            CheckId::PolicyWideCidr,
+            Block,
+            public_checks::policy_wide_cidr,
+        ),
         public_checks::policy_status(&ctx),
         public_checks::acl_public(&ctx),
         public_checks::acl_disabled(&ctx),
-        account_checks::https_only(&ctx),
-        account_checks::cross_account(&ctx),
+        ctx.on_policy(CheckId::HttpsOnly, Warn, account_checks::https_only),
+        ctx.on_policy(CheckId::CrossAccount, Block, account_checks::cross_account),
         data_checks::default_encryption(&ctx),
-        data_checks::sse_kms_required(&ctx),
+        ctx.on_policy(CheckId::SseKmsRequired, Info, data_checks::sse_kms_required),
         data_checks::versioning(&ctx),
         data_checks::object_lock(&ctx),
         data_checks::access_logging(&ctx),
