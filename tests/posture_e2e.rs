@@ -240,42 +240,43 @@ async fn fresh_bucket_every_read_succeeds_and_absent_settings_are_facts() {
     assert_eq!(r.to_json()["verdict"], "warn");
 }
 
+/// Runs `s3seal posture` on `bucket` with and without `--json`: it exits `code`, the
+/// document says `verdict` and `check` has `status`, and the text says the verdict.
+fn cli_verdict(target: Target, bucket: &str, code: i32, verdict: &str, check: &str, status: &str) {
+    let doc = posture_json(target, bucket, code, verdict);
+    let findings = doc["findings"].as_array().unwrap();
+    let finding = findings.iter().find(|f| f["check"] == check).unwrap();
+    assert_eq!(finding["status"], status, "{finding:#}");
+    let heading = format!("verdict {}", verdict.to_uppercase());
+    s3seal(target)
+        .args(["posture", &format!("s3://{bucket}")])
+        .assert()
+        .code(code)
+        .stdout(predicates::str::contains(heading));
+}
+
 #[tokio::test]
 async fn cli_exits_5_for_a_warn_verdict() {
     let _shared = ACCOUNT_SETTING.read().await;
     // A bucket without versioning, Block Public Access or HTTPS enforcement, and nothing
     // public: warn.
     let (_, bucket) = fresh("cli-warn").await;
-    let doc = posture_json(Target::Moto, &bucket, 5, "warn");
-    let versioning = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "versioning");
-    assert_eq!(versioning.unwrap()["status"], "fail");
-    s3seal(Target::Moto)
-        .args(["posture", &format!("s3://{bucket}")])
-        .assert()
-        .code(5)
-        .stdout(predicates::str::contains("verdict WARN"));
+    cli_verdict(Target::Moto, &bucket, 5, "warn", "versioning", "fail");
 }
 
 #[test]
 fn cli_exits_6_for_an_unknown_verdict() {
     // The s3s-based server does not implement the bucket-configuration reads: every check on
     // them is unknown, never pass, and the verdict is unknown.
-    let doc = posture_json(Target::S3s, &env().bucket, 6, "unknown");
-    let public = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "policy-public");
-    assert_eq!(public.unwrap()["status"], "unknown");
-    s3seal(Target::S3s)
-        .args(["posture", &format!("s3://{}", env().bucket)])
-        .assert()
-        .code(6)
-        .stdout(predicates::str::contains("verdict UNKNOWN"));
+    let bucket = &env().bucket;
+    cli_verdict(
+        Target::S3s,
+        bucket,
+        6,
+        "unknown",
+        "policy-public",
+        "unknown",
+    );
 }
 
 #[tokio::test]

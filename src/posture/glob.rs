@@ -55,11 +55,9 @@ pub fn glob_match(pattern: &str, text: &str, case: Case) -> bool {
 /// is always right) and exact for the patterns policies use in practice: a wildcard of
 /// `inner` can only be absorbed by a `*` of `outer`.
 pub fn glob_covers(outer: &str, inner: &str, case: Case) -> bool {
-    let o = chars(outer, case);
-    let i = chars(inner, case);
-    let (n, m) = (o.len(), i.len());
     // (a, b): outer[..a] can consume inner[..b].
-    walk(n, m, |a, b, next| {
+    walk(outer, inner, case, &|o, i, a, b, next| {
+        let (n, m) = (o.len(), i.len());
         if a < n && o[a] == '*' {
             // The star swallows any inner symbol, wildcards too.
             star(next, (a + 1, b), (b < m).then_some((a, b + 1)));
@@ -79,11 +77,9 @@ pub fn glob_covers(outer: &str, inner: &str, case: Case) -> bool {
 
 /// True when some string is matched by both patterns.
 pub fn glob_intersects(a: &str, b: &str, case: Case) -> bool {
-    let x = chars(a, case);
-    let y = chars(b, case);
-    let (n, m) = (x.len(), y.len());
     // (i, j): some string is matched by both x[..i] and y[..j].
-    walk(n, m, |i, j, next| {
+    walk(a, b, case, &|x, y, i, j, next| {
+        let (n, m) = (x.len(), y.len());
         if i < n && x[i] == '*' {
             star(next, (i + 1, j), (j < m).then_some((i, j + 1)));
         }
@@ -106,22 +102,27 @@ fn star(next: &mut Vec<(usize, usize)>, ends: (usize, usize), swallows: Option<(
     next.extend(swallows);
 }
 
-/// Walks the grid of positions in two patterns from (0, 0): `step` lists the cells one move
-/// away from a reachable cell (always further on). True when (n, m), the end of both, is
+/// One move of [`walk`]: from the two patterns and a reachable cell, the cells one move on.
+type Step = dyn Fn(&[char], &[char], usize, usize, &mut Vec<(usize, usize)>);
+
+/// Walks the grid of positions in patterns `a` and `b` from (0, 0): `step` lists the cells
+/// one move away from a reachable cell (always further on). True when the end of both is
 /// reachable.
-fn walk(n: usize, m: usize, step: impl Fn(usize, usize, &mut Vec<(usize, usize)>)) -> bool {
+fn walk(a: &str, b: &str, case: Case, step: &Step) -> bool {
+    let (x, y) = (chars(a, case), chars(b, case));
+    let (n, m) = (x.len(), y.len());
     let mut reach = vec![vec![false; m + 1]; n + 1];
     reach[0][0] = true;
     let mut next = Vec::new();
-    for a in 0..=n {
-        for b in 0..=m {
-            if !reach[a][b] {
+    for i in 0..=n {
+        for j in 0..=m {
+            if !reach[i][j] {
                 continue;
             }
             next.clear();
-            step(a, b, &mut next);
-            for &(x, y) in &next {
-                reach[x][y] = true;
+            step(&x, &y, i, j, &mut next);
+            for &(k, l) in &next {
+                reach[k][l] = true;
             }
         }
     }
