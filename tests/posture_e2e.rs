@@ -137,13 +137,22 @@ fn expect(r: &Report, check: CheckId, status: Status, severity: Severity) -> &Fi
     f
 }
 
+/// Sends one bucket-configuration request, `configure!(c, bucket, operation.setting(value))`;
+/// a refusal fails the test, naming the operation.
+macro_rules! configure {
+    ($c:expr, $bucket:expr, $operation:ident . $setting:ident($value:expr)) => {
+        $c.s3
+            .$operation()
+            .bucket($bucket)
+            .$setting($value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{} on {}: {e:?}", stringify!($operation), $bucket))
+    };
+}
+
 async fn put_policy(c: &Clients, bucket: &str, policy: Value) {
-    c.s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put policy on {bucket}: {e:?}"));
+    configure!(c, bucket, put_bucket_policy.policy(policy.to_string()));
 }
 
 fn public_read(bucket: &str) -> Value {
@@ -165,21 +174,15 @@ async fn put_pab(c: &Clients, bucket: &str, ignore_acls: bool, restrict: bool, a
         .block_public_policy(all)
         .restrict_public_buckets(all || restrict)
         .build();
-    c.s3.put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(config)
-        .send()
-        .await
-        .expect("put bucket public access block");
+    configure!(
+        c,
+        bucket,
+        put_public_access_block.public_access_block_configuration(config)
+    );
 }
 
 async fn put_acl(c: &Clients, bucket: &str, acl: BucketCannedAcl) {
-    c.s3.put_bucket_acl()
-        .bucket(bucket)
-        .acl(acl)
-        .send()
-        .await
-        .expect("put bucket ACL");
+    configure!(c, bucket, put_bucket_acl.acl(acl));
 }
 
 /// Runs `s3seal posture s3://BUCKET --json` against `target`; checks the exit code and the
@@ -454,13 +457,11 @@ async fn harden(c: &Clients, bucket: &str, logs: &str, key: &str) {
         .rules(enforced)
         .build()
         .unwrap();
-    let s3 = &c.s3;
-    s3.put_bucket_ownership_controls()
-        .bucket(bucket)
-        .ownership_controls(ownership)
-        .send()
-        .await
-        .expect("ownership controls");
+    configure!(
+        c,
+        bucket,
+        put_bucket_ownership_controls.ownership_controls(ownership)
+    );
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::AwsKms)
         .kms_master_key_id(key)
@@ -474,36 +475,28 @@ async fn harden(c: &Clients, bucket: &str, logs: &str, key: &str) {
         .rules(rule)
         .build()
         .unwrap();
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(encryption)
-        .send()
-        .await
-        .expect("default encryption");
+    configure!(
+        c,
+        bucket,
+        put_bucket_encryption.server_side_encryption_configuration(encryption)
+    );
     let enabled = VersioningConfiguration::builder()
         .status(BucketVersioningStatus::Enabled)
         .build();
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(enabled)
-        .send()
-        .await
-        .expect("versioning");
+    configure!(
+        c,
+        bucket,
+        put_bucket_versioning.versioning_configuration(enabled)
+    );
     let target = LoggingEnabled::builder()
         .target_bucket(logs)
         .target_prefix(format!("{bucket}/"))
         .build()
         .unwrap();
-    s3.put_bucket_logging()
-        .bucket(bucket)
-        .bucket_logging_status(
-            BucketLoggingStatus::builder()
-                .logging_enabled(target)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("logging");
+    let logging = BucketLoggingStatus::builder()
+        .logging_enabled(target)
+        .build();
+    configure!(c, bucket, put_bucket_logging.bucket_logging_status(logging));
 }
 
 #[tokio::test]
