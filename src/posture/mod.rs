@@ -2,7 +2,7 @@
 //!
 //! s3seal encrypts before uploading, but a bucket that is public, writable by another
 //! account, or owned by someone else still loses, replaces or exposes what is stored. This
-//! module reads the bucket's configuration once ([`gather`]), judges it with pure rules
+//! module reads the bucket's configuration once ([`gather()`]), judges it with pure rules
 //! ([`evaluate`]) and produces a [`Report`] with one [`Finding`] per check and a [`Verdict`].
 //! `s3seal posture` prints the report and turns the verdict into its exit code; `put` uses
 //! [`Report::gate`] before uploading.

@@ -20,7 +20,7 @@ use super::{PostureOptions, account_checks, data_checks, public_checks};
 pub use super::analysis::account_of_principal;
 
 /// Judges a bucket. Pure and synchronous: the same facts always give the same report. The
-/// checks on the bucket policy run through [`Ctx::on_policy`], with the severity their
+/// checks on the bucket policy run through `Ctx::on_policy`, with the severity their
 /// finding has when the policy cannot be read.
 pub fn evaluate(facts: &BucketFacts, opts: &PostureOptions) -> Report {
     let ctx = Ctx::new(facts, opts);
