@@ -1,5 +1,6 @@
 //! Exit codes, decided in one place and documented in `s3seal --help` and the README.
 
+use s3seal::posture::Verdict;
 use s3seal::{Error, ErrorClass};
 
 pub const SUCCESS: u8 = 0;
@@ -7,6 +8,8 @@ pub const RUNTIME: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const INTEGRITY: u8 = 3;
 pub const POSTURE_BLOCK: u8 = 4;
+pub const POSTURE_WARN: u8 = 5;
+pub const POSTURE_UNKNOWN: u8 = 6;
 pub const INTERRUPTED: u8 = 130;
 
 /// The text `--help` shows.
@@ -29,5 +32,15 @@ pub fn code_for(err: &Error) -> u8 {
         ErrorClass::Integrity => INTEGRITY,
         ErrorClass::Posture => POSTURE_BLOCK,
         ErrorClass::Interrupted => INTERRUPTED,
+    }
+}
+
+/// Exit code of `s3seal posture` for its verdict: 0 ok, 4 block, 5 warn, 6 unknown.
+pub fn for_verdict(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Ok => SUCCESS,
+        Verdict::Block => POSTURE_BLOCK,
+        Verdict::Warn => POSTURE_WARN,
+        Verdict::Unknown => POSTURE_UNKNOWN,
     }
 }

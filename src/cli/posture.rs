@@ -1,5 +1,6 @@
 //! `s3seal posture s3://BUCKET`: the bucket posture report, and the gate `put` runs before it
-//! uploads anything.
+//! uploads anything. The library judges; this file decides what the judgement looks like on
+//! a terminal (colours) and to a shell (the exit code, also in the JSON document).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,10 +8,14 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use s3seal::aws::Aws;
 use s3seal::location::ObjectLocation;
-use s3seal::posture::{self, AccountClients, GateDecision, GateMode, PostureOptions, Report};
+use s3seal::posture::{
+    self, AccountClients, GateDecision, GateMode, Highlight, PostureOptions, Report, Severity,
+    Status, Verdict,
+};
 use s3seal::{Error, Result};
+use serde_json::Value;
 
-use super::GlobalArgs;
+use super::{GlobalArgs, exit};
 
 #[derive(Args, Debug)]
 pub struct PostureArgs {
@@ -120,10 +125,108 @@ pub async fn run(global: &GlobalArgs, args: PostureArgs) -> Result<ExitCode> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report.to_json()).expect("JSON value serializes")
+            serde_json::to_string_pretty(&json_document(&report)).expect("JSON value serializes")
         );
     } else {
-        print!("{}", report.render_text(std::io::stdout().is_terminal()));
+        print!("{}", render(&report, std::io::stdout().is_terminal()));
     }
-    Ok(ExitCode::from(report.exit_code() as u8))
+    Ok(ExitCode::from(exit::for_verdict(report.verdict())))
+}
+
+/// The document of `--json`: the library's report with the exit code of its verdict.
+fn json_document(report: &Report) -> Value {
+    let mut doc = report.to_json();
+    doc["exit_code"] = exit::for_verdict(report.verdict()).into();
+    doc
+}
+
+/// The readable report, with ANSI colours when `color`.
+fn render(report: &Report, color: bool) -> String {
+    if !color {
+        return report.render_text();
+    }
+    report.render_with(|part, text| format!("\x1b[{}m{text}\x1b[0m", ansi_code(part)))
+}
+
+/// The colour of a highlighted part: verdicts in bold, statuses by how much they weigh.
+fn ansi_code(part: Highlight) -> &'static str {
+    match part {
+        Highlight::Verdict(Verdict::Ok) => "1;32",
+        Highlight::Verdict(Verdict::Warn) => "1;33",
+        Highlight::Verdict(Verdict::Block) => "1;31",
+        Highlight::Verdict(Verdict::Unknown) => "1;35",
+        Highlight::Status(Status::Pass, _) => "32",
+        Highlight::Status(Status::Fail, Severity::Block) => "31",
+        Highlight::Status(Status::Fail, Severity::Warn) => "33",
+        Highlight::Status(Status::Fail, Severity::Info) => "36",
+        Highlight::Status(Status::Unknown, _) => "35",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3seal::posture::{BucketFacts, Fact};
+
+    /// A bucket with nothing configured but the public-read policy of the rule fixtures.
+    fn public_read() -> Report {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/posture/public-read.json"
+        );
+        let mut facts = BucketFacts::unconfigured("b");
+        facts.policy = Fact::Present(std::fs::read_to_string(path).expect("fixture"));
+        facts.policy_status = Fact::Present(true);
+        posture::evaluate(&facts, &PostureOptions::default())
+    }
+
+    #[test]
+    fn exit_codes_of_verdicts() {
+        assert_eq!(exit::for_verdict(Verdict::Ok), 0);
+        assert_eq!(exit::for_verdict(Verdict::Block), 4);
+        assert_eq!(exit::for_verdict(Verdict::Warn), 5);
+        assert_eq!(exit::for_verdict(Verdict::Unknown), 6);
+    }
+
+    #[test]
+    fn json_document_carries_the_exit_code() {
+        let r = public_read();
+        let doc = json_document(&r);
+        assert_eq!(doc["verdict"], "block");
+        assert_eq!(doc["exit_code"], 4);
+        assert_eq!(doc["findings"], r.to_json()["findings"]);
+    }
+
+    #[test]
+    fn colours_only_on_a_terminal() {
+        let r = public_read();
+        let plain = render(&r, false);
+        assert_eq!(plain, r.render_text());
+        assert!(!plain.contains('\x1b'));
+        let colored = render(&r, true);
+        assert!(colored.contains("\x1b[31m"), "{colored}");
+        let lines: Vec<&str> = colored.lines().collect();
+        assert_eq!(
+            lines[0],
+            "posture of s3://b: verdict \x1b[1;31mBLOCK\x1b[0m"
+        );
+        let policy_line = lines.iter().find(|l| l.contains("policy-public")).unwrap();
+        assert!(
+            policy_line.starts_with("\x1b[31mFAIL   \x1b[0m block policy-public "),
+            "{policy_line:?}"
+        );
+        let stripped = colored
+            .replace("\x1b[0m", "")
+            .split("\x1b[")
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part
+                } else {
+                    &part[part.find('m').unwrap() + 1..]
+                }
+            })
+            .collect::<String>();
+        assert_eq!(stripped, plain);
+    }
 }

@@ -169,15 +169,13 @@ fn count_outside(intervals: &[(u128, u128)], holes: &[(u128, u128)]) -> u128 {
 pub fn classify_network(net: &IpNet) -> Width {
     match net {
         IpNet::V4(n) => {
-            if private_v4().iter().any(|p| p.contains(n)) {
-                Width::GrantsNothing
-            } else if n.prefix_len() < IPV4_BLOCK_BELOW_PREFIX {
-                Width::TooWide
-            } else if n.prefix_len() < IPV4_WARN_BELOW_PREFIX {
-                Width::Wide
-            } else {
-                Width::Narrow
-            }
+            let private = private_v4().iter().any(|p| p.contains(n));
+            width_of(
+                private,
+                n.prefix_len(),
+                IPV4_BLOCK_BELOW_PREFIX,
+                IPV4_WARN_BELOW_PREFIX,
+            )
         }
         IpNet::V6(n) => {
             if let Some(v4) = n.addr().to_ipv4_mapped() {
@@ -187,16 +185,27 @@ pub fn classify_network(net: &IpNet) -> Width {
                     .map(|v4net| classify_network(&IpNet::V4(v4net.trunc())))
                     .unwrap_or(Width::TooWide);
             }
-            if private_v6().iter().any(|p| p.contains(n)) {
-                Width::GrantsNothing
-            } else if n.prefix_len() < IPV6_BLOCK_BELOW_PREFIX {
-                Width::TooWide
-            } else if n.prefix_len() < IPV6_WARN_BELOW_PREFIX {
-                Width::Wide
-            } else {
-                Width::Narrow
-            }
+            let private = private_v6().iter().any(|p| p.contains(n));
+            width_of(
+                private,
+                n.prefix_len(),
+                IPV6_BLOCK_BELOW_PREFIX,
+                IPV6_WARN_BELOW_PREFIX,
+            )
         }
+    }
+}
+
+/// The width of a network of prefix length `prefix`, given the thresholds of its family.
+fn width_of(private: bool, prefix: u8, block_below: u8, warn_below: u8) -> Width {
+    if private {
+        Width::GrantsNothing
+    } else if prefix < block_below {
+        Width::TooWide
+    } else if prefix < warn_below {
+        Width::Wide
+    } else {
+        Width::Narrow
     }
 }
 

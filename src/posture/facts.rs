@@ -1,6 +1,6 @@
 //! A bucket's configuration as plain data.
 //!
-//! [`super::gather`] fills a [`BucketFacts`] from S3, one read per setting; [`super::evaluate`]
+//! [`super::gather()`] fills a [`BucketFacts`] from S3, one read per setting; [`super::evaluate`]
 //! judges it without any I/O. Keeping the two apart makes every rule testable with hand-built
 //! facts, and makes the three outcomes of a read explicit: the setting is there
 //! ([`Fact::Present`]), it is not configured ([`Fact::Absent`], for example

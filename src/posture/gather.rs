@@ -116,24 +116,17 @@ where
         Err(err) => {
             let failure = classify(&err, absent_codes);
             tracing::debug!(permission, error = %DisplayErrorContext(&err), "posture read failed");
-            match failure {
-                Failure::Absent => Fact::Absent,
-                Failure::Denied(code) => Fact::Unknown(Unreadable {
-                    permission: permission.to_string(),
-                    access_denied: true,
-                    error: code,
-                }),
-                Failure::NoSuchBucket => Fact::Unknown(Unreadable {
-                    permission: permission.to_string(),
-                    access_denied: false,
-                    error: "NoSuchBucket".to_string(),
-                }),
-                Failure::Other(e) => Fact::Unknown(Unreadable {
-                    permission: permission.to_string(),
-                    access_denied: false,
-                    error: e,
-                }),
-            }
+            let (access_denied, error) = match failure {
+                Failure::Absent => return Fact::Absent,
+                Failure::Denied(code) => (true, code),
+                Failure::NoSuchBucket => (false, "NoSuchBucket".to_string()),
+                Failure::Other(e) => (false, e),
+            };
+            Fact::Unknown(Unreadable {
+                permission: permission.to_string(),
+                access_denied,
+                error,
+            })
         }
     }
 }
@@ -164,30 +157,20 @@ fn region_of(
     }
 }
 
-fn pab_from_s3(c: Option<&aws_sdk_s3::types::PublicAccessBlockConfiguration>) -> PublicAccessBlock {
-    match c {
-        None => PublicAccessBlock::default(),
-        Some(c) => PublicAccessBlock {
-            block_public_acls: c.block_public_acls().unwrap_or(false),
-            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-            block_public_policy: c.block_public_policy().unwrap_or(false),
-            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-        },
-    }
-}
-
-fn pab_from_control(
-    c: Option<&aws_sdk_s3control::types::PublicAccessBlockConfiguration>,
-) -> PublicAccessBlock {
-    match c {
-        None => PublicAccessBlock::default(),
-        Some(c) => PublicAccessBlock {
-            block_public_acls: c.block_public_acls().unwrap_or(false),
-            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-            block_public_policy: c.block_public_policy().unwrap_or(false),
-            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-        },
-    }
+/// The four settings of an S3 or S3 Control `PublicAccessBlockConfiguration` (two SDK types
+/// with the same accessors); a missing configuration or setting is off.
+macro_rules! pab_of {
+    ($config:expr) => {
+        match $config {
+            None => PublicAccessBlock::default(),
+            Some(c) => PublicAccessBlock {
+                block_public_acls: c.block_public_acls().unwrap_or(false),
+                ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                block_public_policy: c.block_public_policy().unwrap_or(false),
+                restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+            },
+        }
+    };
 }
 
 /// The caller's account id (STS GetCallerIdentity needs no permission).
@@ -245,43 +228,25 @@ pub async fn gather(
         probe_caller: probe_caller.as_ref().map(probe_of),
     };
 
+    // One bucket-level read, carrying ExpectedBucketOwner when an owner is expected.
+    macro_rules! read {
+        ($operation:ident) => {
+            s3.$operation()
+                .bucket(bucket)
+                .set_expected_bucket_owner(expected.clone())
+                .send()
+        };
+    }
     let (pab, policy, status, acl, ownership, encryption, versioning, lock, logging) = tokio::join!(
-        s3.get_public_access_block()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_policy()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_policy_status()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_acl()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_ownership_controls()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_encryption()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_versioning()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_object_lock_configuration()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
-        s3.get_bucket_logging()
-            .bucket(bucket)
-            .set_expected_bucket_owner(expected.clone())
-            .send(),
+        read!(get_public_access_block),
+        read!(get_bucket_policy),
+        read!(get_bucket_policy_status),
+        read!(get_bucket_acl),
+        read!(get_bucket_ownership_controls),
+        read!(get_bucket_encryption),
+        read!(get_bucket_versioning),
+        read!(get_object_lock_configuration),
+        read!(get_bucket_logging),
     );
 
     let account_id = expected.clone().or(caller.clone());
@@ -294,7 +259,7 @@ pub async fn gather(
                 .await,
             PERMISSION_ACCOUNT_PAB,
             &["NoSuchPublicAccessBlockConfiguration"],
-            |o| Fact::Present(pab_from_control(o.public_access_block_configuration())),
+            |o| Fact::Present(pab_of!(o.public_access_block_configuration())),
         ),
         (_, id) => Fact::Unknown(Unreadable {
             permission: PERMISSION_ACCOUNT_PAB.to_string(),
@@ -317,7 +282,7 @@ pub async fn gather(
             pab,
             "s3:GetBucketPublicAccessBlock",
             &["NoSuchPublicAccessBlockConfiguration"],
-            |o| Fact::Present(pab_from_s3(o.public_access_block_configuration())),
+            |o| Fact::Present(pab_of!(o.public_access_block_configuration())),
         ),
         account_public_access_block,
         policy: to_fact(

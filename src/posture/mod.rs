@@ -2,9 +2,16 @@
 //!
 //! s3seal encrypts before uploading, but a bucket that is public, writable by another
 //! account, or owned by someone else still loses, replaces or exposes what is stored. This
-//! module reads the bucket's configuration once ([`gather`]), judges it with pure rules
+//! module reads the bucket's configuration once ([`gather()`]), judges it with pure rules
 //! ([`evaluate`]) and produces a [`Report`] with one [`Finding`] per check and a [`Verdict`].
-//! `s3seal posture` prints the report; `put` uses [`Report::gate`] before uploading.
+//! `s3seal posture` prints the report and turns the verdict into its exit code; `put` uses
+//! [`Report::gate`] before uploading.
+//!
+//! Layout: `gather` reads, `facts` holds what was read; `rules` puts the checks in order,
+//! which live by subject in `public_checks`, `account_checks` and `data_checks`, on the
+//! shared `context`, the policy `analysis` and the `catalogue` of texts; `policy` parses
+//! policies, `glob` matches their patterns, `reach` maps resources onto the bucket, `cidr`
+//! measures address ranges; `report` holds findings and verdicts.
 //!
 //! ```no_run
 //! # async fn demo(sdk: &aws_config::SdkConfig, s3: &aws_sdk_s3::Client) {
@@ -12,21 +19,31 @@
 //! let opts = PostureOptions { expected_owner: Some("111122223333".into()), ..Default::default() };
 //! let account = AccountClients::from_conf(sdk);
 //! let report = posture::check(s3, Some(&account), "my-bucket", &opts).await;
-//! println!("{}", report.render_text(false));
-//! std::process::exit(report.exit_code());
+//! println!("{}", report.render_text());
+//! assert!(report.verdict() != posture::Verdict::Block, "refuse to upload");
 //! # }
 //! ```
 
+mod account_checks;
+mod analysis;
+mod catalogue;
 pub mod cidr;
+mod context;
+mod data_checks;
 pub mod facts;
 pub mod gather;
+pub mod glob;
 pub mod policy;
+mod public_checks;
+pub mod reach;
 pub mod report;
 pub mod rules;
 
 pub use facts::{BucketFacts, Fact, Unreadable};
 pub use gather::{AccountClients, S3ControlCustomEndpoint, caller_account, gather};
-pub use report::{CheckId, Finding, GateDecision, GateMode, Report, Severity, Status, Verdict};
+pub use report::{
+    CheckId, Finding, GateDecision, GateMode, Highlight, Report, Severity, Status, Verdict,
+};
 pub use rules::evaluate;
 
 use serde_json::{Value, json};

@@ -4,6 +4,9 @@
 //! the evidence it rests on, the permission that was missing when it could not decide, why it
 //! matters and how to fix it. The verdict follows from the findings alone (see
 //! [`Report::verdict`]), so the CLI, the JSON output and the gate in `put` cannot disagree.
+//! What a verdict means to a shell (exit codes) and to a terminal (colours) is the CLI's
+//! business: the library renders plain text and marks what may be highlighted
+//! ([`Report::render_with`]).
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -159,16 +162,6 @@ impl Verdict {
             Verdict::Unknown => "unknown",
         }
     }
-
-    /// Exit code of `s3seal posture`: 0 ok, 4 block, 5 warn, 6 unknown.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Verdict::Ok => 0,
-            Verdict::Block => 4,
-            Verdict::Warn => 5,
-            Verdict::Unknown => 6,
-        }
-    }
 }
 
 impl fmt::Display for Verdict {
@@ -303,11 +296,6 @@ impl Report {
         }
     }
 
-    /// Exit code of `s3seal posture`: 0 ok, 4 block, 5 warn, 6 unknown.
-    pub fn exit_code(&self) -> i32 {
-        self.verdict().exit_code()
-    }
-
     /// The finding of one check.
     pub fn finding(&self, check: CheckId) -> Option<&Finding> {
         self.findings.iter().find(|f| f.check == check)
@@ -343,53 +331,40 @@ impl Report {
         }
     }
 
-    /// The JSON document of `s3seal posture --json`:
+    /// The JSON document of the report:
     /// `{"bucket", "verdict", "findings": [{"check", "status", "severity", "evidence",
-    /// "missing_permission", "fix", ...}]}`.
+    /// "missing_permission", "fix", ...}]}` (`s3seal posture --json` adds its exit code).
     pub fn to_json(&self) -> Value {
         json!({
             "bucket": self.bucket,
             "verdict": self.verdict().as_str(),
-            "exit_code": self.exit_code(),
             "findings": self.findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
         })
     }
 
     /// The readable report: a heading with the verdict, then one line per check with its
     /// status, severity, what was found, and (unless it passed) why it matters and the fix.
-    /// `color` adds ANSI colours.
-    pub fn render_text(&self, color: bool) -> String {
-        let paint = |code: &str, text: &str| {
-            if color {
-                format!("\x1b[{code}m{text}\x1b[0m")
-            } else {
-                text.to_string()
-            }
-        };
+    pub fn render_text(&self) -> String {
+        self.render_with(|_, text| text.to_string())
+    }
+
+    /// [`Report::render_text`], with the verdict word and each status column passed through
+    /// `paint` (a terminal colours them by their [`Highlight`]).
+    pub fn render_with(&self, paint: impl Fn(Highlight, &str) -> String) -> String {
         let verdict = self.verdict();
-        let verdict_code = match verdict {
-            Verdict::Ok => "1;32",
-            Verdict::Warn => "1;33",
-            Verdict::Block => "1;31",
-            Verdict::Unknown => "1;35",
-        };
         let mut out = format!(
             "posture of s3://{}: verdict {}\n",
             self.bucket,
-            paint(verdict_code, &verdict.as_str().to_uppercase())
+            paint(
+                Highlight::Verdict(verdict),
+                &verdict.as_str().to_uppercase()
+            )
         );
         for f in &self.findings {
-            let status_code = match (f.status, f.severity) {
-                (Status::Pass, _) => "32",
-                (Status::Fail, Severity::Block) => "31",
-                (Status::Fail, Severity::Warn) => "33",
-                (Status::Fail, Severity::Info) => "36",
-                (Status::Unknown, _) => "35",
-            };
             let status = format!("{:<7}", f.status.as_str().to_uppercase());
             let mut line = format!(
                 "{} {:<5} {:<19} {}",
-                paint(status_code, &status),
+                paint(Highlight::Status(f.status, f.severity), &status),
                 f.severity.as_str(),
                 f.check.as_str(),
                 f.summary
@@ -405,4 +380,13 @@ impl Report {
         }
         out
     }
+}
+
+/// A part of the readable report that a terminal may highlight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Highlight {
+    /// The verdict word of the heading.
+    Verdict(Verdict),
+    /// The status column of a finding, with the finding's severity.
+    Status(Status, Severity),
 }
