@@ -255,7 +255,7 @@ fn must_fail_vectors_cover_every_error_class_and_case() {
             "no must-fail vector of class {c}"
         );
     }
-    // The adversarial cases of shared/notes/format.md that apply to one object, by vector name.
+    // The adversarial cases of docs/FORMAT.md §7 that apply to one object, by vector name.
     for case in [
         "fail-bit-flip-ciphertext",
         "fail-bit-flip-tag",

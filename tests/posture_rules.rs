@@ -2,7 +2,7 @@
 //! ([`table`]): given facts (a policy fixture from `tests/fixtures/posture/` on a bucket of
 //! account OWNER, or hand-built facts), a check, the status and severity it must give, and
 //! what else must hold of the finding and the verdict; one runner checks every row. Covers
-//! every sample configuration of `shared/notes/posture.md` and an edge case for each rule.
+//! every sample configuration listed in `docs/POSTURE.md` and an edge case for each rule.
 //! The table of docs/POSTURE.md, the parser, the verdict, the JSON document, the text and the
 //! gate have their own tests after it.
 
@@ -249,7 +249,7 @@ fn table() -> Vec<Row> {
     use Then::*;
     const GBP: Option<&str> = Some("s3:GetBucketPolicy");
     vec![
-        // The sample configurations of shared/notes/posture.md: policy-public and the verdict.
+        // The sample configurations of docs/POSTURE.md: policy-public and the verdict.
         (Pol("public-read", true), C::PolicyPublic, Fail, Block, vec![AgreesWithAws, V(Verdict::Block), ev("/public_grants/0/statement/Sid", "PublicRead"), ev("/public_grants/0/access", "read"), Says("s3:GetObject")]),
         (Pol("public-read", true), C::PolicyStatus, Fail, Block, vec![]),
         (Pol("ip-narrow", false), C::PolicyPublic, Pass, Block, vec![AgreesWithAws, V(Verdict::Warn)]),

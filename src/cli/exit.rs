@@ -20,7 +20,8 @@ Exit codes:
   2    usage error (bad arguments, plain-HTTP endpoint, unreadable CA bundle)
   3    integrity failure: authentication failed, truncated, tampered, wrong key or
        context, moved object: the data cannot be trusted and none was released
-  4    refused by the bucket posture check (`s3seal posture`: verdict block)
+  4    refused by the bucket posture check (`s3seal posture`: verdict block; with
+       `--posture strict`, also warn or unknown)
   5    `s3seal posture` only: verdict warn
   6    `s3seal posture` only: verdict unknown (a check could not read what it needs)
   130  interrupted (Ctrl-C); a second Ctrl-C exits at once";

@@ -18,7 +18,7 @@ use super::{GlobalArgs, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
-    /// Object to read, s3://BUCKET/KEY
+    /// Object to read: s3://BUCKET/KEY, or a presigned https:// URL (`s3seal presign`)
     src: String,
     /// Destination file (written only when every byte verified), a directory, or - for stdout
     dst: String,

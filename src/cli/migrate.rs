@@ -12,7 +12,8 @@ use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::migrate::{MigrateRequest, Migration};
 use s3seal::store::SdkStore;
-use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
+use s3seal::transfer::download::DEFAULT_RANGE_BYTES;
+use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
 use super::posture::{OwnerArgs, PostureMode, gate};
@@ -35,11 +36,12 @@ pub struct MigrateArgs {
     /// Chunk size of the new object, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
-    /// Bytes per multipart part and per ranged GET
+    /// Plaintext per multipart part of the new object (ranged reads of the old one are 4 MiB)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
-    /// Parts or ranges in flight
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    /// Parts or ranges in flight [default: 2 per core, 4 to 8]. Peak memory stays under
+    /// 128 MiB at the defaults
+    #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Directory for the verified plaintext while it is re-encrypted [default: the system's
     /// temporary directory]
@@ -82,7 +84,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
         aws.s3.clone(),
         args.owner.expected_owner.clone(),
     ));
-    let migration = Migration::start(store, &location, args.part_size.max(1)).await?;
+    let migration = Migration::start(store, &location, DEFAULT_RANGE_BYTES).await?;
     // Nothing is written to a bucket that fails the posture check.
     gate(&aws, &location.bucket, args.posture, &args.owner).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use clap::Args;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
-use s3seal::ops::rewrap::{DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap};
+use s3seal::ops::rewrap::{
+    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
+};
 use s3seal::store::SdkStore;
-use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
+use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
 use super::{GlobalArgs, parse_pair, parse_size};
@@ -34,7 +36,7 @@ pub struct RewrapArgs {
     #[arg(long, value_parser = parse_size, default_value_t = DEFAULT_COPY_PART_BYTES, value_name = "SIZE")]
     copy_part_size: u64,
     /// Copy requests in flight
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    #[arg(long, default_value_t = DEFAULT_COPY_CONCURRENCY)]
     concurrency: usize,
     /// No summary
     #[arg(short, long)]

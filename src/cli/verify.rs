@@ -11,7 +11,7 @@ use s3seal::ops::verify::{VerifyRequest, verify};
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::transfer::download::{LocalFile, StoreObject};
-use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
+use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
 use super::inspect::SrcKind;
@@ -27,8 +27,8 @@ pub struct VerifyArgs {
     /// Accept an object that was written for another bucket/key (implied for a local file)
     #[arg(long)]
     allow_relocated: bool,
-    /// Ranged reads in flight
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    /// Ranged reads in flight [default: 2 per core, 4 to 8]
+    #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged read
     #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]

@@ -19,7 +19,9 @@ use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::s3ec::{self, Envelope, MetadataLocation, S3ecFormat, S3ecRequest};
 use crate::store::ObjectStore;
-use crate::transfer::download::{DownloadRequest, FirstRange, Sink, StoreObject, download};
+use crate::transfer::download::{
+    DEFAULT_RANGE_BYTES, DownloadRequest, FirstRange, Sink, StoreObject, download,
+};
 use crate::transfer::upload::{UploadRequest, upload};
 use crate::transfer::{Cancel, NoProgress, Progress, Source};
 
@@ -32,7 +34,8 @@ pub struct MigrateRequest {
     pub expected_context: Vec<(String, String)>,
     pub sse_kms_key_id: Option<String>,
     pub chunk_size: ChunkSize,
-    /// Bytes per multipart part and per ranged GET.
+    /// Plaintext per multipart part of the new object (reads of the old one use
+    /// [`DEFAULT_RANGE_BYTES`], so memory stays within the download bound).
     pub part_size: u64,
     pub concurrency: usize,
     /// Where the verified plaintext waits while it is re-encrypted.
@@ -130,7 +133,7 @@ impl Migration {
             range_requested: false,
             buffer_to_temp: true,
             concurrency: request.concurrency,
-            unit_bytes: request.part_size,
+            unit_bytes: DEFAULT_RANGE_BYTES,
         };
         let (plain, opened) = s3ec::open_to_temp(
             keyring,
@@ -194,7 +197,7 @@ impl Migration {
                 allow_relocated: false,
                 range: None,
                 concurrency: request.concurrency,
-                unit_bytes: request.part_size,
+                unit_bytes: DEFAULT_RANGE_BYTES,
             },
             &Sink::File(check_path.clone()),
             Arc::new(NoProgress),

@@ -32,6 +32,9 @@ use crate::transfer::plan::{MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES};
 
 use super::inspect::INSPECT_BYTES;
 
+/// Server-side copies in flight by default: they move no bytes through this client, so the
+/// number is bounded by S3's request rate, not by memory.
+pub const DEFAULT_COPY_CONCURRENCY: usize = 8;
 /// Default bytes per server-side copy part.
 pub const DEFAULT_COPY_PART_BYTES: u64 = 256 * 1024 * 1024;
 

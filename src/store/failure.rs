@@ -126,130 +126,46 @@ impl<S: ObjectStore> FailureStore<S> {
     }
 }
 
-#[async_trait]
-impl<S: ObjectStore> ObjectStore for FailureStore<S> {
-    async fn get_range(
-        &self,
-        location: &ObjectLocation,
-        range: Range<u64>,
-        if_match: Option<&str>,
-        buf: &mut Vec<u8>,
-    ) -> StoreResult<RangeMeta> {
-        self.before(Call::GetRange).await?;
-        self.inner.get_range(location, range, if_match, buf).await
-    }
+/// Implements [`ObjectStore`] for [`FailureStore`]: each call is counted and checked against
+/// the rules, then passed on to the wrapped store unchanged.
+macro_rules! counted_calls {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty = $call:ident;)*) => {
+        #[async_trait]
+        impl<S: ObjectStore> ObjectStore for FailureStore<S> {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> StoreResult<$out> {
+                    self.before(Call::$call).await?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
 
-    async fn head(&self, location: &ObjectLocation) -> StoreResult<ObjectHead> {
-        self.before(Call::Head).await?;
-        self.inner.head(location).await
-    }
-
-    async fn put_object(
-        &self,
-        location: &ObjectLocation,
-        body: Bytes,
-        options: &WriteOptions,
-    ) -> StoreResult<PutReceipt> {
-        self.before(Call::PutObject).await?;
-        self.inner.put_object(location, body, options).await
-    }
-
-    async fn create_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        options: &WriteOptions,
-    ) -> StoreResult<String> {
-        self.before(Call::CreateMultipartUpload).await?;
-        self.inner.create_multipart_upload(location, options).await
-    }
-
-    async fn upload_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        body: Bytes,
-    ) -> StoreResult<PartReceipt> {
-        self.before(Call::UploadPart).await?;
-        self.inner
-            .upload_part(location, upload_id, number, body)
-            .await
-    }
-
-    async fn upload_part_copy(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        source: &CopySource,
-    ) -> StoreResult<PartReceipt> {
-        self.before(Call::UploadPartCopy).await?;
-        self.inner
-            .upload_part_copy(location, upload_id, number, source)
-            .await
-    }
-
-    async fn complete_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        parts: &[PartReceipt],
-        if_match: Option<&str>,
-    ) -> StoreResult<PutReceipt> {
-        self.before(Call::CompleteMultipartUpload).await?;
-        self.inner
-            .complete_multipart_upload(location, upload_id, parts, if_match)
-            .await
-    }
-
-    async fn abort_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-    ) -> StoreResult<()> {
-        self.before(Call::AbortMultipartUpload).await?;
-        self.inner.abort_multipart_upload(location, upload_id).await
-    }
-
-    async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> StoreResult<Vec<UploadInfo>> {
-        self.before(Call::ListMultipartUploads).await?;
-        self.inner.list_multipart_uploads(bucket, prefix).await
-    }
-
-    async fn list_parts(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        max_parts: Option<u32>,
-    ) -> StoreResult<Vec<PartInfo>> {
-        self.before(Call::ListParts).await?;
-        self.inner.list_parts(location, upload_id, max_parts).await
-    }
-
-    async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        continuation: Option<String>,
-    ) -> StoreResult<ObjectPage> {
-        self.before(Call::ListObjects).await?;
-        self.inner.list_objects(bucket, prefix, continuation).await
-    }
-
-    async fn delete_object(&self, location: &ObjectLocation) -> StoreResult<()> {
-        self.before(Call::DeleteObject).await?;
-        self.inner.delete_object(location).await
-    }
-
-    async fn get_object_tagging(
-        &self,
-        location: &ObjectLocation,
-    ) -> StoreResult<Vec<(String, String)>> {
-        self.before(Call::GetObjectTagging).await?;
-        self.inner.get_object_tagging(location).await
-    }
+counted_calls! {
+    get_range(
+        location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>
+    ) -> RangeMeta = GetRange;
+    head(location: &ObjectLocation) -> ObjectHead = Head;
+    put_object(location: &ObjectLocation, body: Bytes, options: &WriteOptions)
+        -> PutReceipt = PutObject;
+    create_multipart_upload(location: &ObjectLocation, options: &WriteOptions)
+        -> String = CreateMultipartUpload;
+    upload_part(location: &ObjectLocation, upload_id: &str, number: u32, body: Bytes)
+        -> PartReceipt = UploadPart;
+    upload_part_copy(
+        location: &ObjectLocation, upload_id: &str, number: u32, source: &CopySource
+    ) -> PartReceipt = UploadPartCopy;
+    complete_multipart_upload(
+        location: &ObjectLocation, upload_id: &str, parts: &[PartReceipt], if_match: Option<&str>
+    ) -> PutReceipt = CompleteMultipartUpload;
+    abort_multipart_upload(location: &ObjectLocation, upload_id: &str)
+        -> () = AbortMultipartUpload;
+    list_multipart_uploads(bucket: &str, prefix: &str) -> Vec<UploadInfo> = ListMultipartUploads;
+    list_parts(location: &ObjectLocation, upload_id: &str, max_parts: Option<u32>)
+        -> Vec<PartInfo> = ListParts;
+    list_objects(bucket: &str, prefix: &str, continuation: Option<String>)
+        -> ObjectPage = ListObjects;
+    delete_object(location: &ObjectLocation) -> () = DeleteObject;
+    get_object_tagging(location: &ObjectLocation) -> Vec<(String, String)> = GetObjectTagging;
 }

@@ -24,6 +24,18 @@ use crate::aws::error_chain;
 use crate::error::Error;
 use crate::location::ObjectLocation;
 
+/// Starts the SDK request `$op` for the object at `$location`, with ExpectedBucketOwner.
+macro_rules! on_object {
+    ($self:ident, $op:ident, $location:expr) => {
+        $self
+            .s3
+            .$op()
+            .bucket(&$location.bucket)
+            .key(&$location.key)
+            .set_expected_bucket_owner($self.owner())
+    };
+}
+
 /// Content type of every s3seal object: ciphertext.
 const CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -124,12 +136,7 @@ impl ObjectStore for SdkStore {
     ) -> StoreResult<RangeMeta> {
         buf.clear();
         let want = range.end.saturating_sub(range.start) as usize;
-        let mut out = self
-            .s3
-            .get_object()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let mut out = on_object!(self, get_object, location)
             .range(format!(
                 "bytes={}-{}",
                 range.start,
@@ -174,12 +181,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn head(&self, location: &ObjectLocation) -> StoreResult<ObjectHead> {
-        let out = self
-            .s3
-            .head_object()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, head_object, location)
             .send()
             .await
             .map_err(|e| s3_error("HeadObject", location, e))?;
@@ -197,12 +199,7 @@ impl ObjectStore for SdkStore {
         body: Bytes,
         options: &WriteOptions,
     ) -> StoreResult<PutReceipt> {
-        let out = self
-            .s3
-            .put_object()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, put_object, location)
             .content_length(body.len() as i64)
             .content_type(CONTENT_TYPE)
             .server_side_encryption(ServerSideEncryption::AwsKms)
@@ -226,12 +223,7 @@ impl ObjectStore for SdkStore {
         location: &ObjectLocation,
         options: &WriteOptions,
     ) -> StoreResult<String> {
-        let out = self
-            .s3
-            .create_multipart_upload()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, create_multipart_upload, location)
             .content_type(CONTENT_TYPE)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .set_ssekms_key_id(options.sse_kms_key_id.clone())
@@ -256,12 +248,7 @@ impl ObjectStore for SdkStore {
         number: u32,
         body: Bytes,
     ) -> StoreResult<PartReceipt> {
-        let out = self
-            .s3
-            .upload_part()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, upload_part, location)
             .upload_id(upload_id)
             .part_number(number as i32)
             .content_length(body.len() as i64)
@@ -286,12 +273,7 @@ impl ObjectStore for SdkStore {
         number: u32,
         source: &CopySource,
     ) -> StoreResult<PartReceipt> {
-        let out = self
-            .s3
-            .upload_part_copy()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, upload_part_copy, location)
             .set_expected_source_bucket_owner(self.owner())
             .upload_id(upload_id)
             .part_number(number as i32)
@@ -322,12 +304,7 @@ impl ObjectStore for SdkStore {
         parts: &[PartReceipt],
         if_match: Option<&str>,
     ) -> StoreResult<PutReceipt> {
-        let out = self
-            .s3
-            .complete_multipart_upload()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, complete_multipart_upload, location)
             .upload_id(upload_id)
             .multipart_upload(completed(parts))
             .set_if_match(if_match.map(str::to_string))
@@ -394,12 +371,7 @@ impl ObjectStore for SdkStore {
         upload_id: &str,
         max_parts: Option<u32>,
     ) -> StoreResult<Vec<PartInfo>> {
-        let out = self
-            .s3
-            .list_parts()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, list_parts, location)
             .upload_id(upload_id)
             .set_max_parts(max_parts.map(|n| n as i32))
             .send()
@@ -472,12 +444,7 @@ impl ObjectStore for SdkStore {
         &self,
         location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>> {
-        let out = self
-            .s3
-            .get_object_tagging()
-            .bucket(&location.bucket)
-            .key(&location.key)
-            .set_expected_bucket_owner(self.owner())
+        let out = on_object!(self, get_object_tagging, location)
             .send()
             .await
             .map_err(|e| s3_error("GetObjectTagging", location, e))?;

@@ -27,9 +27,6 @@ pub(crate) use cpu::on_cpu_pool;
 
 pub use source::Source;
 
-/// Number of parts or ranges in flight on an 4-core machine (kept for callers that want a
-/// constant; the CLI uses [`default_concurrency`]).
-pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Fewest parts or ranges in flight by default: enough to hide a request's latency.
 pub const MIN_DEFAULT_CONCURRENCY: usize = 4;
 /// Most parts or ranges in flight by default, so peak memory at the default 8 MiB parts stays

@@ -36,6 +36,10 @@ pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject};
 pub use sink::{Sink, TempFile, resolve_destination};
 
+/// Bytes per ranged read by default (`--part-size` of get and verify): each range in flight
+/// costs about three times its size, so 30 MiB + 3 x 8 x 4 MiB stays under 128 MiB at the
+/// most ranges in flight by default (docs/PERFORMANCE.md).
+pub const DEFAULT_RANGE_BYTES: u64 = 4 * 1024 * 1024;
 /// Bytes fetched by the first read when only a range is wanted: enough for any header.
 pub const HEADER_PROBE_BYTES: u64 = header::MAX_HEADER_LEN as u64;
 
