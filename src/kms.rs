@@ -90,9 +90,14 @@ fn take_plaintext(blob: Option<Blob>) -> Result<DataKey> {
     let mut bytes = blob
         .ok_or_else(|| Error::runtime("KMS returned no plaintext data key"))?
         .into_inner();
-    let key = DataKey::from_slice(&bytes);
+    Ok(key_from(&mut bytes)?)
+}
+
+/// Copies a data key out of `bytes` and overwrites them with zeros, whatever their length.
+fn key_from(bytes: &mut [u8]) -> std::result::Result<DataKey, crate::format::FormatError> {
+    let key = DataKey::from_slice(bytes);
     bytes.zeroize();
-    Ok(key?)
+    key
 }
 
 /// Maps a KMS failure to an error with the missing permission or the likely cause.
@@ -210,10 +215,8 @@ impl Keyring for KmsKeyring {
             .take()
             .ok_or_else(|| Error::runtime("KMS returned no plaintext data key"))?
             .into_inner();
-        let key = DataKey::from_slice(&bytes);
         let len = bytes.len();
-        bytes.zeroize();
-        let key = key.map_err(|_| {
+        let key = key_from(&mut bytes).map_err(|_| {
             Error::integrity(
                 format!("KMS returned a {len}-byte data key; S3EC uses 32-byte AES-256 keys"),
                 None,
@@ -310,5 +313,23 @@ where
             "the old or new key is disabled or pending deletion",
         ),
         _ => Error::runtime(format!("KMS ReEncrypt to {key_id} failed: {detail}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_copy_of_a_data_key_is_wiped() {
+        let mut bytes: Vec<u8> = (1..=32).collect();
+        let key = key_from(&mut bytes).unwrap();
+        assert_eq!(bytes.len(), 32);
+        assert!(bytes.iter().all(|b| *b == 0), "{bytes:?}");
+        drop(key);
+        // A wrong length is refused, and wiped all the same.
+        let mut short = vec![7u8; 16];
+        assert!(key_from(&mut short).is_err());
+        assert!(short.iter().all(|b| *b == 0));
     }
 }

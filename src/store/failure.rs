@@ -47,6 +47,9 @@ pub enum Fault {
     Stall,
 }
 
+/// Runs before the Nth call of a kind, with the wrapped store (to change it under the caller).
+type Hook<S> = Box<dyn Fn(&S) + Send + Sync>;
+
 #[derive(Debug, Clone, Copy)]
 struct Rule {
     call: Call,
@@ -58,10 +61,10 @@ struct Rule {
 }
 
 /// A store that fails on purpose.
-#[derive(Debug)]
 pub struct FailureStore<S> {
     inner: S,
     rules: Vec<Rule>,
+    hooks: Vec<(Call, u32, Hook<S>)>,
     calls: Mutex<HashMap<Call, u32>>,
 }
 
@@ -70,6 +73,7 @@ impl<S: ObjectStore> FailureStore<S> {
         FailureStore {
             inner,
             rules: Vec::new(),
+            hooks: Vec::new(),
             calls: Mutex::new(HashMap::new()),
         }
     }
@@ -82,6 +86,18 @@ impl<S: ObjectStore> FailureStore<S> {
             times,
             fault,
         });
+        self
+    }
+
+    /// Runs `hook` with the wrapped store just before the `nth` call of kind `call` (for
+    /// example, another writer replacing the object between two ranged reads).
+    pub fn before_call(
+        mut self,
+        call: Call,
+        nth: u32,
+        hook: impl Fn(&S) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.push((call, nth, Box::new(hook)));
         self
     }
 
@@ -107,6 +123,13 @@ impl<S: ObjectStore> FailureStore<S> {
             *n += 1;
             *n
         };
+        for (_, _, hook) in self
+            .hooks
+            .iter()
+            .filter(|(c, nth, _)| *c == call && *nth == n)
+        {
+            hook(&self.inner);
+        }
         let hit = self
             .rules
             .iter()

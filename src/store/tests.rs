@@ -19,8 +19,18 @@ use crate::transfer::{Cancel, NoProgress, Source};
 
 const MIB: usize = 1024 * 1024;
 
-/// "Wraps" data keys by XOR with a constant: enough to run the pipelines without KMS.
-struct LocalKeyring;
+/// "Wraps" data keys by XOR with a constant: enough to run the pipelines without KMS. Counts
+/// the data keys it unwraps.
+#[derive(Default)]
+struct LocalKeyring {
+    decrypts: std::sync::atomic::AtomicU32,
+}
+
+impl LocalKeyring {
+    fn decrypts(&self) -> u32 {
+        self.decrypts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/local-test";
 
@@ -45,6 +55,8 @@ impl Keyring for LocalKeyring {
         wrapped: &[u8],
         _context: &EncryptionContext,
     ) -> Result<DataKey> {
+        self.decrypts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(DataKey::from_slice(&xor(wrapped))?)
     }
 
@@ -94,7 +106,7 @@ async fn put(store: Arc<dyn ObjectStore>, data: &[u8], cancel: Cancel) -> Result
     let source = Source::Stream(Box::new(std::io::Cursor::new(data.to_vec())));
     let outcome = upload(
         store,
-        &LocalKeyring,
+        &LocalKeyring::default(),
         source,
         &request,
         Arc::new(NoProgress),
@@ -105,7 +117,16 @@ async fn put(store: Arc<dyn ObjectStore>, data: &[u8], cancel: Cancel) -> Result
 }
 
 async fn get(store: Arc<dyn ObjectStore>, dir: &std::path::Path) -> Result<Vec<u8>> {
-    let reader = StoreObject::new(store, location());
+    get_from(store, location(), &LocalKeyring::default(), dir).await
+}
+
+async fn get_from(
+    store: Arc<dyn ObjectStore>,
+    from: ObjectLocation,
+    keyring: &LocalKeyring,
+    dir: &std::path::Path,
+) -> Result<Vec<u8>> {
+    let reader = StoreObject::new(store, from);
     let request = DownloadRequest {
         expected_context: vec![],
         allow_relocated: false,
@@ -116,7 +137,7 @@ async fn get(store: Arc<dyn ObjectStore>, dir: &std::path::Path) -> Result<Vec<u
     let path = dir.join("out");
     download(
         &reader,
-        &LocalKeyring,
+        keyring,
         &request,
         &Sink::File(path.clone()),
         Arc::new(NoProgress),
@@ -284,4 +305,53 @@ async fn a_ranged_get_that_keeps_failing_gives_up() {
         "{err}"
     );
     assert_eq!(store.calls(Call::GetRange), super::RANGE_ATTEMPTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_overwritten_during_a_download_is_not_mixed_in() {
+    let data = plaintext(12 * MIB);
+    // Another writer replaces the object after the first ranged read: every later read is
+    // pinned to the first one's ETag, so it fails instead of returning the new object's bytes.
+    let store = Arc::new(FailureStore::new(MemoryStore::new()).before_call(
+        Call::GetRange,
+        2,
+        |inner| inner.insert(&location(), b"a newer object".to_vec()),
+    ));
+    put(store.clone(), &data, Cancel::never()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = get(store.clone(), dir.path()).await.unwrap_err();
+    assert!(err.to_string().contains("PreconditionFailed"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relocated_object_is_refused_before_any_kms_call() {
+    let store = Arc::new(FailureStore::new(MemoryStore::new()));
+    put(store.clone(), &plaintext(3 * MIB), Cancel::never())
+        .await
+        .unwrap();
+    let elsewhere = ObjectLocation {
+        bucket: "bucket".into(),
+        key: "copied/here".into(),
+    };
+    let stored = store.inner().object(&location()).unwrap();
+    store.inner().insert(&elsewhere, stored);
+    let keyring = LocalKeyring::default();
+    let dir = tempfile::tempdir().unwrap();
+    let err = get_from(store.clone(), elsewhere, &keyring, dir.path())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), crate::ErrorClass::Integrity, "{err}");
+    assert!(err.to_string().contains("copied or moved"), "{err}");
+    assert_eq!(
+        keyring.decrypts(),
+        0,
+        "KMS was asked before the binding check"
+    );
+    // The same object where it belongs is read with one KMS call.
+    let back = get_from(store, location(), &keyring, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 3 * MIB);
+    assert_eq!(keyring.decrypts(), 1);
 }
