@@ -213,10 +213,16 @@ fn trace_logging_never_shows_the_data_key_or_plaintext() {
     let data_key = store.unwrap_data_key(&store.get_raw(&key), None).unwrap();
     assert_eq!(data_key.len(), 32);
     let b64 = base64::engine::general_purpose::STANDARD;
+    // Rust's Debug form of the bytes too (`[12, 34, ...]`, `[0xc, 0x22, ...]`), as a
+    // `{:?}` of a Vec, array or slice prints them; a prefix, so a cut line still counts.
+    let debug_prefix = |s: String| s.trim_end_matches(']').to_string();
     let needles = [
         hex::encode(&data_key),
         hex::encode_upper(&data_key),
         b64.encode(&data_key),
+        format!("{:?}", data_key),
+        debug_prefix(format!("{:?}", &data_key[..4])),
+        debug_prefix(format!("{:x?}", &data_key[..4])),
         String::from_utf8_lossy(marker).to_string(),
     ];
     for (what, stderr) in [
