@@ -108,7 +108,7 @@ fn every_exit_class_is_what_the_help_says() {
             runtime_error,
             "does not exist",
         ),
-        (2, "malformed s3:// URL", usage_error, "error"),
+        (2, "malformed s3:// URL", usage_error, "no object key"),
         (
             3,
             "tampered object",

@@ -162,7 +162,7 @@ fn ranges_return_exactly_the_asked_bytes() {
             &format!("{len}-{}", len + 5),
         ])
         .assert()
-        .failure()
+        .code(2) // documented: an unsatisfiable range is a usage error
         .stderr(predicate::str::contains("outside"));
 }
 
