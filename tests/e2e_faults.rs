@@ -12,7 +12,7 @@
 mod common;
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::files::leftovers;
 use common::process::{finish, sigint, wait_for};
@@ -499,6 +499,9 @@ fn ctrl_c_during_get_removes_the_temporary_file_and_exits_130() {
     Store::moto().delete(&key);
 }
 
+/// How soon after the second Ctrl-C the process must be gone.
+const AT_ONCE: Duration = Duration::from_secs(2);
+
 #[test]
 fn second_ctrl_c_exits_at_once_even_while_cleanup_hangs() {
     // Parts hang, and so does the AbortMultipartUpload the first Ctrl-C starts: only the
@@ -522,9 +525,17 @@ fn second_ctrl_c_exits_at_once_even_while_cleanup_hangs() {
     wait_for("the abort", minute, || {
         proxy.log().iter().any(|l| l.starts_with("DELETE "))
     });
+    let second = Instant::now();
     sigint(child.id());
     let (code, stderr) = finish(child, &err_path, HANG);
+    let took = second.elapsed();
     assert_eq!(code, Some(130), "stderr: {stderr}");
+    // "At once": the exit must not wait for the hanging clean-up (nor anything else).
+    assert!(
+        took <= AT_ONCE,
+        "exited {took:?} after the second Ctrl-C (at most {AT_ONCE:?})"
+    );
+    eprintln!("exited {took:?} after the second Ctrl-C");
     // The upload could not be aborted (the abort hung): clean up for the next runs.
     Store::moto().abort_all(&key);
 }
