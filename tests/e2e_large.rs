@@ -13,6 +13,7 @@ use aws_sdk_s3::config::{Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_types::config_bag::ConfigBag;
+use base64::Engine;
 use common::files::{get_stdout, put_stdin};
 use common::store::{Store, with_interceptor};
 use common::upload::upload_stream;
@@ -105,8 +106,18 @@ fn expected_size_sizes_stream_parts_and_is_checked_up_front() {
         .stderr(predicate::str::contains("--expected-size is for stdin"));
 }
 
-/// One request: "METHOD URI", x-amz-content-sha256, x-amz-checksum-crc32c.
-type Seen = (String, Option<String>, Option<String>);
+/// What matters of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// "METHOD URI".
+    what: String,
+    /// x-amz-content-sha256.
+    sha: Option<String>,
+    /// x-amz-checksum-crc32c.
+    crc: Option<String>,
+    /// The CRC32C of the body as sent, base64 like the header (`None`: not in memory).
+    body_crc: Option<String>,
+}
 
 /// Records the headers that matter of every request the SDK sends.
 #[derive(Debug, Default, Clone)]
@@ -121,11 +132,17 @@ impl Intercept for Capture {
     ) -> Result<(), BoxError> {
         let req = context.request();
         let header = |name: &str| req.headers().get(name).map(str::to_string);
-        self.0.lock().unwrap().push((
-            format!("{} {}", req.method(), req.uri()),
-            header("x-amz-content-sha256"),
-            header("x-amz-checksum-crc32c"),
-        ));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body_crc = req
+            .body()
+            .bytes()
+            .map(|b| b64.encode(crc32c::crc32c(b).to_be_bytes()));
+        self.0.lock().unwrap().push(Seen {
+            what: format!("{} {}", req.method(), req.uri()),
+            sha: header("x-amz-content-sha256"),
+            crc: header("x-amz-checksum-crc32c"),
+            body_crc,
+        });
         Ok(())
     }
 
@@ -150,10 +167,16 @@ fn parts_carry_crc32c_and_no_payload_hash() {
     let seen = capture.0.lock().unwrap().clone();
     let parts: Vec<_> = seen
         .iter()
-        .filter(|(what, _, _)| what.starts_with("PUT") && what.contains("partNumber="))
+        .filter(|s| s.what.starts_with("PUT") && s.what.contains("partNumber="))
         .collect();
     assert_eq!(parts.len(), 3, "UploadPart requests: {seen:?}");
-    for (what, sha, crc) in parts {
+    for Seen {
+        what,
+        sha,
+        crc,
+        body_crc,
+    } in parts
+    {
         assert_eq!(
             sha.as_deref(),
             Some("UNSIGNED-PAYLOAD"),
@@ -161,6 +184,9 @@ fn parts_carry_crc32c_and_no_payload_hash() {
         );
         let crc = crc.as_deref().unwrap_or_default();
         assert_eq!(crc.len(), 8, "{what}: no CRC32C checksum ({crc:?})");
+        // ... and it is the CRC32C of the bytes sent.
+        let body_crc = body_crc.as_deref().expect("the part's body is in memory");
+        assert_eq!(crc, body_crc, "{what}: wrong CRC32C");
     }
 }
 
