@@ -129,7 +129,7 @@ fn get_file(key: &str, extra: &[&str]) -> (assert_cmd::assert::Assert, tempfile:
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("out.bin");
     let assert = s3seal(Target::Moto)
-        .args(["get", &s3_uri(key), dst.to_str().unwrap()])
+        .args(["get", &s3_uri(key), dst.to_str().unwrap(), "--allow-s3ec"])
         .args(extra)
         .assert();
     (assert, dir)
@@ -231,14 +231,20 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
     // stdout: refused without --buffer-to-temp (nothing written), verified with it.
     let small = &jobs[1];
     let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&small.key), "-"])
+        .args(["get", &s3_uri(&small.key), "-", "--allow-s3ec"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--buffer-to-temp"));
     assert!(out.get_output().stdout.is_empty());
     let big = &jobs[2];
     let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&big.key), "-", "--buffer-to-temp"])
+        .args([
+            "get",
+            &s3_uri(&big.key),
+            "-",
+            "--buffer-to-temp",
+            "--allow-s3ec",
+        ])
         .args(["--part-size", "1MiB", "--concurrency", "3"])
         .assert()
         .success();
@@ -246,7 +252,14 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
 
     // Ranges cannot be authenticated in one GCM stream.
     s3seal(Target::Moto)
-        .args(["get", &s3_uri(&small.key), "-", "--range", "0-9"])
+        .args([
+            "get",
+            &s3_uri(&small.key),
+            "-",
+            "--range",
+            "0-9",
+            "--allow-s3ec",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("unauthenticated ranged read"));
@@ -437,6 +450,8 @@ fn migrate_round_trips_and_refuses_what_it_cannot_verify() {
                 &s3_uri(&job.key),
                 "--kms-key-id",
                 &env().kms_alias,
+                "--expected-kms-key-id",
+                &env().kms_arn,
             ])
             .args([
                 "--context",
@@ -488,6 +503,8 @@ fn migrate_round_trips_and_refuses_what_it_cannot_verify() {
             &s3_uri(&jobs[0].key),
             "--kms-key-id",
             &env().kms_alias,
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .args(["--posture", "off"])
         .assert()
@@ -501,6 +518,8 @@ fn migrate_round_trips_and_refuses_what_it_cannot_verify() {
             &s3_uri(&refused.key),
             "--kms-key-id",
             &env().kms_alias,
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .args(["--context", "team=dev", "--posture", "off"])
         .assert()
@@ -518,6 +537,8 @@ fn migrate_round_trips_and_refuses_what_it_cannot_verify() {
                     &s3_uri(&refused.key),
                     "--kms-key-id",
                     &env().kms_alias,
+                    "--expected-kms-key-id",
+                    &env().kms_arn,
                 ])
                 .args(["--posture", "off"])
                 .assert()
@@ -549,7 +570,13 @@ fn inspect_and_verify_recognize_s3ec_objects() {
         );
         assert_eq!(doc["s3ec"]["encryption_context"]["team"], "ops");
         s3seal(Target::Moto)
-            .args(["verify", &s3_uri(&job.key), "--context", "team=ops"])
+            .args([
+                "verify",
+                &s3_uri(&job.key),
+                "--context",
+                "team=ops",
+                "--allow-s3ec",
+            ])
             .assert()
             .success()
             .stdout(predicate::str::contains("S3 Encryption Client"));
@@ -561,7 +588,7 @@ fn inspect_and_verify_recognize_s3ec_objects() {
         body[n / 2] ^= 1;
     }));
     s3seal(Target::Moto)
-        .args(["verify", &s3_uri(&bad)])
+        .args(["verify", &s3_uri(&bad), "--allow-s3ec"])
         .assert()
         .code(3);
 }
