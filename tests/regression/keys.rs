@@ -288,3 +288,56 @@ fn header_naming_a_kms_key_that_does_not_exist_exits_3_not_1() {
         );
     }
 }
+
+/// FORMAT.md 3.5's example used another message id than section 4's test values, and did not
+/// give the wrapped key, so an implementer could not check its header MAC: it is now built
+/// from section 4's values, and the library must produce exactly the bytes it shows.
+#[test]
+fn format_md_annotated_example_follows_from_the_key_schedule_test_values() {
+    use s3seal::format::{
+        ChunkSize, DataKey, EncryptionContext, HeaderFields, MessageId, ObjectKeys, seal_to_vec,
+    };
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let section = &spec[spec.find("### 3.5").unwrap()..spec.find("## 4. Key schedule").unwrap()];
+    // The wrapped key: the hex lines between "wrapped key" and the pair count.
+    let wrapped_hex: String = section
+        .lines()
+        .skip_while(|l| !l.contains("wrapped key (opaque"))
+        .skip(1)
+        .take_while(|l| !l.contains("3 pairs"))
+        .map(str::trim)
+        .collect();
+    let wrapped = hex::decode(&wrapped_hex).expect("wrapped key hex");
+    assert_eq!(wrapped.len(), 184);
+    let dk: Vec<u8> = (0x00..0x20).collect();
+    let mid = MessageId(std::array::from_fn(|i| 0x20 + i as u8));
+    let keys = ObjectKeys::derive(&DataKey::from_slice(&dk).unwrap(), mid);
+    let fields = HeaderFields {
+        chunk_size: ChunkSize::from_log2(16).unwrap(),
+        plaintext_len: 0,
+        message_id: mid,
+        key_id: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            .into(),
+        wrapped_key: wrapped,
+        context: EncryptionContext::for_object("vectors-bucket", "vectors/object.bin", &[])
+            .unwrap(),
+    };
+    let object = seal_to_vec(&keys, &fields, &[]).unwrap();
+    assert_eq!(object.len(), 483);
+    let h = 467;
+    for (what, bytes) in [
+        ("message id", &object[25..57]),
+        ("commitment", &object[57..89]),
+        ("header MAC", &object[h - 32..h]),
+    ] {
+        assert!(
+            section.contains(&format!("{}   {what}", hex::encode(bytes))),
+            "FORMAT.md 3.5 shows another {what}"
+        );
+    }
+    let tag: Vec<String> = object[h..].iter().map(|b| format!("{b:02x}")).collect();
+    assert!(section.contains(&format!("{}   chunk 0", tag.join(" "))));
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &object);
+    assert!(section.contains(&hex::encode(digest.as_ref())));
+}
