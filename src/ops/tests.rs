@@ -31,7 +31,8 @@ struct TestKeyring {
     /// The key Decrypt reports (normally `arn`).
     reports: &'static str,
     decrypts: AtomicU32,
-    /// Replaces the object here with [`NEWER`] during ReEncrypt (a concurrent writer).
+    /// Replaces the object here with [`NEWER`] during ReEncrypt or GenerateDataKey (a
+    /// concurrent writer, after the read and before the write).
     race: Option<(Arc<MemoryStore>, ObjectLocation)>,
 }
 
@@ -52,6 +53,9 @@ fn xor(bytes: &[u8]) -> Vec<u8> {
 
 impl Keyring for TestKeyring {
     async fn generate(&self, _key_id: &str, _context: &EncryptionContext) -> Result<NewDataKey> {
+        if let Some((store, location)) = &self.race {
+            store.insert(location, Bytes::from_static(NEWER));
+        }
         let mut key = [0u8; 32];
         aws_lc_rs::rand::fill(&mut key).expect("randomness");
         Ok(NewDataKey {
@@ -115,6 +119,16 @@ fn location() -> ObjectLocation {
 
 /// Stores `len` bytes at [`location`], wrapped by `keyring`.
 async fn put(store: Arc<MemoryStore>, keyring: &TestKeyring, len: usize) {
+    put_if(store, keyring, len, None).await.expect("upload");
+}
+
+/// Stores `len` bytes at [`location`] with `If-Match: if_match`.
+async fn put_if(
+    store: Arc<MemoryStore>,
+    keyring: &TestKeyring,
+    len: usize,
+    if_match: Option<String>,
+) -> Result<()> {
     let request = UploadRequest {
         dest: location(),
         kms_key_id: "alias/any".into(),
@@ -123,7 +137,7 @@ async fn put(store: Arc<MemoryStore>, keyring: &TestKeyring, len: usize) {
         chunk_size: ChunkSize::from_log2(16).unwrap(),
         part_size: 5 << 20,
         concurrency: 2,
-        if_match: None,
+        if_match,
     };
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let source = Source::Stream(Box::new(std::io::Cursor::new(data)));
@@ -136,7 +150,7 @@ async fn put(store: Arc<MemoryStore>, keyring: &TestKeyring, len: usize) {
         Cancel::never(),
     )
     .await
-    .expect("upload");
+    .map(drop)
 }
 
 async fn get(store: Arc<MemoryStore>, keyring: &TestKeyring, pins: KeyPins) -> Result<()> {
@@ -267,4 +281,26 @@ async fn rewrap_without_pins_names_the_key_and_asks_for_none() {
     assert!(err.to_string().contains(THEIRS), "{err}");
     assert_eq!(keyring.decrypts.load(Ordering::SeqCst), 0);
     assert_eq!(store.object(&location()), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_upload_that_loses_a_race_changes_nothing() {
+    // migrate's write: the upload pipeline with If-Match, as one PUT and as a multipart upload
+    // (the condition is on CompleteMultipartUpload).
+    for len in [3000, 12 << 20] {
+        let store = Arc::new(MemoryStore::new());
+        put(Arc::clone(&store), &TestKeyring::new(MINE), 100).await;
+        let etag = store.head(&location()).await.unwrap().etag;
+        assert!(etag.is_some());
+        let keyring = TestKeyring {
+            race: Some((Arc::clone(&store), location())),
+            ..TestKeyring::new(MINE)
+        };
+        let err = put_if(Arc::clone(&store), &keyring, len, etag)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("PreconditionFailed"), "{err}");
+        assert_eq!(store.object(&location()).as_deref(), Some(NEWER));
+        assert_eq!(store.open_uploads(), 0, "multipart upload left open");
+    }
 }

@@ -341,3 +341,170 @@ fn format_md_annotated_example_follows_from_the_key_schedule_test_values() {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &object);
     assert!(section.contains(&hex::encode(digest.as_ref())));
 }
+
+/// The real KMS keyring, except that a concurrent writer replaces the object at `key` just
+/// before ReEncrypt (rewrap) or GenerateDataKey (migrate's upload): after the read, before the
+/// write.
+struct RacingKeyring {
+    inner: s3seal::kms::KmsKeyring,
+    s3: aws_sdk_s3::Client,
+    key: String,
+}
+
+const NEWER: &[u8] = b"a newer object by another writer";
+
+impl RacingKeyring {
+    async fn overwrite(&self) {
+        self.s3
+            .put_object()
+            .bucket(&env().bucket)
+            .key(&self.key)
+            .body(NEWER.to_vec().into())
+            .send()
+            .await
+            .expect("the concurrent write");
+    }
+}
+
+impl s3seal::kms::Keyring for RacingKeyring {
+    async fn generate(
+        &self,
+        key_id: &str,
+        context: &s3seal::format::EncryptionContext,
+    ) -> s3seal::Result<s3seal::kms::NewDataKey> {
+        self.overwrite().await;
+        self.inner.generate(key_id, context).await
+    }
+
+    async fn decrypt(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &s3seal::format::EncryptionContext,
+    ) -> s3seal::Result<s3seal::kms::Unwrapped> {
+        self.inner.decrypt(key_id, wrapped, context).await
+    }
+
+    async fn decrypt_foreign(
+        &self,
+        wrapped: &[u8],
+        context: &std::collections::BTreeMap<String, String>,
+        key_id: Option<&str>,
+    ) -> s3seal::Result<s3seal::kms::ForeignKey> {
+        self.inner.decrypt_foreign(wrapped, context, key_id).await
+    }
+
+    async fn reencrypt(
+        &self,
+        wrapped: &[u8],
+        key_id: &str,
+        context: &s3seal::format::EncryptionContext,
+        new_key_id: &str,
+        new_context: &s3seal::format::EncryptionContext,
+    ) -> s3seal::Result<s3seal::kms::Rewrapped> {
+        self.overwrite().await;
+        self.inner
+            .reencrypt(wrapped, key_id, context, new_key_id, new_context)
+            .await
+    }
+
+    async fn describe_key(&self, key_id: &str) -> s3seal::Result<String> {
+        self.inner.describe_key(key_id).await
+    }
+}
+
+fn racing(aws: &s3seal::aws::Aws, key: &str) -> RacingKeyring {
+    RacingKeyring {
+        inner: s3seal::kms::KmsKeyring::new(aws.kms.clone()),
+        s3: aws.s3.clone(),
+        key: key.to_string(),
+    }
+}
+
+fn location_of(key: &str) -> s3seal::location::ObjectLocation {
+    s3seal::location::ObjectLocation::parse(&s3_uri(key)).unwrap()
+}
+
+#[test]
+fn rewrap_that_loses_a_race_to_another_writer_overwrites_nothing() {
+    let e = env();
+    let key = unique_key("rewrap-race");
+    put_under(&e.kms_arn, &key, &data(3000, 1107));
+    rt().block_on(async {
+        let aws = moto_aws().await;
+        let store = std::sync::Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));
+        let request = s3seal::ops::rewrap::RewrapRequest {
+            location: location_of(&key),
+            new_kms_key_id: e.other_kms_arn.clone(),
+            new_context: None,
+            sse_kms_key_id: None,
+            copy_part_bytes: s3seal::ops::rewrap::DEFAULT_COPY_PART_BYTES,
+            concurrency: 2,
+            pins: s3seal::pins::KeyPins::from_arns(vec![e.kms_arn.clone()]),
+        };
+        let err = s3seal::ops::rewrap::rewrap(
+            store,
+            &racing(&aws, &key),
+            &request,
+            s3seal::transfer::Cancel::never(),
+        )
+        .await
+        .unwrap_err();
+        let text = format!("{err} {}", err.hint().unwrap_or_default());
+        assert!(
+            text.contains("another writer") && text.contains("nothing was written"),
+            "{text}"
+        );
+        assert_eq!(
+            get_raw(&aws, &key).await,
+            NEWER,
+            "the newer object was overwritten"
+        );
+    });
+}
+
+#[test]
+fn migrate_that_loses_a_race_to_another_writer_overwrites_nothing() {
+    let e = env();
+    let key = unique_key("migrate-race");
+    put_s3ec_under(&e.kms_arn, &key, &data(3000, 1108));
+    rt().block_on(async {
+        let aws = moto_aws().await;
+        let store = std::sync::Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));
+        let migration = s3seal::ops::migrate::Migration::start(store, &location_of(&key), 8 << 20)
+            .await
+            .unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let request = s3seal::ops::migrate::MigrateRequest {
+            kms_key_id: e.kms_arn.clone(),
+            expected_context: vec![],
+            sse_kms_key_id: None,
+            chunk_size: s3seal::format::ChunkSize::from_log2(16).unwrap(),
+            part_size: 8 << 20,
+            concurrency: 2,
+            temp_dir: temp.path().to_path_buf(),
+            keep_instruction_file: false,
+            pins: s3seal::pins::KeyPins::from_arns(vec![e.kms_arn.clone()]),
+        };
+        let no_progress = |_: &str| {
+            std::sync::Arc::new(s3seal::transfer::NoProgress)
+                as std::sync::Arc<dyn s3seal::transfer::Progress>
+        };
+        let err = migration
+            .run(
+                &racing(&aws, &key),
+                &request,
+                no_progress,
+                s3seal::transfer::Cancel::never(),
+            )
+            .await
+            .unwrap_err();
+        let text = format!("{err} {}", err.hint().unwrap_or_default());
+        assert!(text.contains("another writer"), "{text}");
+        assert_eq!(
+            get_raw(&aws, &key).await,
+            NEWER,
+            "the newer object was overwritten"
+        );
+    });
+}
