@@ -219,6 +219,18 @@ async fn decrypt_answer_naming_another_key_is_refused() {
     assert!(err.to_string().contains(THEIRS), "{err}");
 }
 
+fn rewrap_request(pins: KeyPins) -> RewrapRequest {
+    RewrapRequest {
+        location: location(),
+        new_kms_key_id: "alias/new".into(),
+        new_context: None,
+        sse_kms_key_id: None,
+        copy_part_bytes: 5 << 20,
+        concurrency: 2,
+        pins,
+    }
+}
+
 /// Rewraps [`location`] while another writer replaces it after the header was read.
 async fn rewrap_losing_a_race(len: usize) -> (Arc<MemoryStore>, Error) {
     let store = Arc::new(MemoryStore::new());
@@ -227,15 +239,7 @@ async fn rewrap_losing_a_race(len: usize) -> (Arc<MemoryStore>, Error) {
         race: Some((Arc::clone(&store), location())),
         ..TestKeyring::new(MINE)
     };
-    let request = RewrapRequest {
-        location: location(),
-        new_kms_key_id: "alias/new".into(),
-        new_context: None,
-        sse_kms_key_id: None,
-        copy_part_bytes: 5 << 20,
-        concurrency: 2,
-        pins: KeyPins::from_arns(vec![MINE.into()]),
-    };
+    let request = rewrap_request(KeyPins::from_arns(vec![MINE.into()]));
     let store_dyn: Arc<dyn ObjectStore> = store.clone();
     let err = rewrap(store_dyn, &keyring, &request, Cancel::never())
         .await
@@ -264,15 +268,7 @@ async fn rewrap_without_pins_names_the_key_and_asks_for_none() {
     let store = Arc::new(MemoryStore::new());
     put(Arc::clone(&store), &TestKeyring::new(THEIRS), 3000).await;
     let keyring = TestKeyring::new(MINE);
-    let request = RewrapRequest {
-        location: location(),
-        new_kms_key_id: "alias/new".into(),
-        new_context: None,
-        sse_kms_key_id: None,
-        copy_part_bytes: 5 << 20,
-        concurrency: 2,
-        pins: KeyPins::unpinned(),
-    };
+    let request = rewrap_request(KeyPins::unpinned());
     let before = store.object(&location());
     let err = rewrap(store.clone(), &keyring, &request, Cancel::never())
         .await
