@@ -125,7 +125,9 @@ fn write_with_official_client(jobs: &[Job]) {
 
 /// `get` of `key` on moto into a fresh directory.
 fn get(key: &str, extra: &[&str]) -> Got {
-    get_file(Target::Moto, key, extra)
+    let mut args = vec!["--allow-s3ec"];
+    args.extend_from_slice(extra);
+    get_file(Target::Moto, key, &args)
 }
 
 fn assert_refused(key: &str, extra: &[&str], what: &str, needle: &str) {
@@ -190,14 +192,20 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
     // stdout: refused without --buffer-to-temp (nothing written), verified with it.
     let small = &jobs[1];
     let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&small.key), "-"])
+        .args(["get", &s3_uri(&small.key), "-", "--allow-s3ec"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--buffer-to-temp"));
     assert!(out.get_output().stdout.is_empty());
     let big = &jobs[2];
     let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&big.key), "-", "--buffer-to-temp"])
+        .args([
+            "get",
+            &s3_uri(&big.key),
+            "-",
+            "--buffer-to-temp",
+            "--allow-s3ec",
+        ])
         .args(["--part-size", "1MiB", "--concurrency", "3"])
         .assert()
         .success();
@@ -205,7 +213,14 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
 
     // Ranges cannot be authenticated in one GCM stream.
     s3seal(Target::Moto)
-        .args(["get", &s3_uri(&small.key), "-", "--range", "0-9"])
+        .args([
+            "get",
+            &s3_uri(&small.key),
+            "-",
+            "--range",
+            "0-9",
+            "--allow-s3ec",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("unauthenticated ranged read"));
@@ -371,6 +386,7 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
 fn migrate(key: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
     s3seal(Target::Moto)
         .args(["migrate", &s3_uri(key), "--kms-key-id", &env().kms_alias])
+        .args(["--expected-kms-key-id", &env().kms_arn])
         .args(extra)
         .assert()
 }
@@ -463,6 +479,7 @@ fn inspect_and_verify_recognize_s3ec_objects() {
         assert_eq!(doc["s3ec"]["encryption_context"]["team"], "ops");
         s3seal(Target::Moto)
             .args(["verify", &s3_uri(&job.key), "--context", "team=ops"])
+            .arg("--allow-s3ec")
             .assert()
             .success()
             .stdout(predicate::str::contains("S3 Encryption Client"));
@@ -472,7 +489,7 @@ fn inspect_and_verify_recognize_s3ec_objects() {
         body[n / 2] ^= 1;
     });
     s3seal(Target::Moto)
-        .args(["verify", &s3_uri(&bad)])
+        .args(["verify", &s3_uri(&bad), "--allow-s3ec"])
         .assert()
         .code(3);
 }

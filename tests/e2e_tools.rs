@@ -141,6 +141,8 @@ fn rewrap_a_multipart_object_with_server_side_copies() {
             &s3_uri(&key),
             "--kms-key-id",
             &env().other_kms_arn,
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .args(["--context", "team=operations-and-compliance"])
         .args(["--copy-part-size", "5MiB", "--concurrency", "2"])
@@ -200,6 +202,8 @@ fn rewrap_a_small_object_and_refuse_what_it_must_not_touch() {
             &s3_uri(&key),
             "--kms-key-id",
             "alias/s3seal-other",
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .assert()
         .success()
@@ -222,6 +226,8 @@ fn rewrap_a_small_object_and_refuse_what_it_must_not_touch() {
             &s3_uri(&tampered),
             "--kms-key-id",
             &env().other_kms_arn,
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .assert()
         .code(3);

@@ -5,6 +5,7 @@ mod exit;
 mod get;
 mod inspect;
 mod migrate;
+mod pins;
 mod posture;
 mod presign;
 mod progress;

@@ -11,7 +11,7 @@ use super::failure::{Call, FailureStore, Fault};
 use super::memory::MemoryStore;
 use crate::error::{Error, Result};
 use crate::format::{ChunkSize, DataKey, EncryptionContext};
-use crate::kms::{ForeignKey, Keyring, NewDataKey, Rewrapped};
+use crate::kms::{ForeignKey, Keyring, NewDataKey, Rewrapped, Unwrapped};
 use crate::location::ObjectLocation;
 use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
 use crate::transfer::upload::{UploadRequest, upload};
@@ -54,18 +54,26 @@ impl Keyring for LocalKeyring {
         _key_id: &str,
         wrapped: &[u8],
         _context: &EncryptionContext,
-    ) -> Result<DataKey> {
+    ) -> Result<Unwrapped> {
         self.decrypts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(DataKey::from_slice(&xor(wrapped))?)
+        Ok(Unwrapped {
+            key: DataKey::from_slice(&xor(wrapped))?,
+            key_arn: Some(ARN.into()),
+        })
     }
 
     async fn decrypt_foreign(
         &self,
         _wrapped: &[u8],
         _context: &BTreeMap<String, String>,
+        _key_id: Option<&str>,
     ) -> Result<ForeignKey> {
         Err(Error::runtime("not used by these tests"))
+    }
+
+    async fn describe_key(&self, _key_id: &str) -> Result<String> {
+        Ok(ARN.into())
     }
 
     async fn reencrypt(
@@ -130,6 +138,7 @@ async fn get_from(
     let request = DownloadRequest {
         expected_context: vec![],
         allow_relocated: false,
+        pins: crate::pins::KeyPins::unpinned(),
         range: None,
         concurrency: 2,
         unit_bytes: 2 * MIB as u64,
