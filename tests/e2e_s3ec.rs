@@ -338,6 +338,13 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
             set("x-amz-wrap-alg", "kms"),
             "`kms`",
         ),
+        // A length that does not match the object: truncated or extended.
+        (
+            "v2 unencrypted length",
+            v2,
+            set("x-amz-unencrypted-content-length", "2999"),
+            "x-amz-unencrypted-content-length says 2999",
+        ),
         (
             "v3 with a v2 key",
             v3,
@@ -362,6 +369,22 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
         let key = tampered_copy(&store, src, "s3ec-tampered", f);
         assert_refused(&key, &[], what, needle);
     }
+    // A raw (non-KMS) keyring: not an integrity failure but a usage error (exit 2) pointing
+    // at the S3 Encryption Client, and nothing written.
+    let raw = tampered_copy(
+        &store,
+        v2,
+        "s3ec-raw-keyring",
+        set("x-amz-wrap-alg", "AES/GCM"),
+    );
+    let (assert, _, dir) = get(&raw, &[]);
+    assert
+        .code(2)
+        .stderr(predicate::str::contains("raw keyring"));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "raw keyring: something was written"
+    );
     // The instruction file altered: context value changed, or a v2 key injected
     // (downgrade through the instruction file).
     let instr_key = format!("{v3i}.instruction");
