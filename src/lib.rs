@@ -27,4 +27,7 @@ pub mod s3ec;
 pub mod store;
 pub mod transfer;
 
+#[cfg(test)]
+mod testing;
+
 pub use error::{Error, ErrorClass, Result};

@@ -9,9 +9,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use common::files::{Got, get_file, leftovers};
+use common::s3ec::write_objects;
 use common::store::Store;
 use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
@@ -69,41 +69,7 @@ fn write_with_official_client(jobs: &[Job]) {
             })
         })
         .collect();
-    let venv = std::env::var("S3SEAL_TEST_VENV")
-        .expect("S3SEAL_TEST_VENV is not set: source .local-aws/env (scripts/local-aws.sh)");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3ec_write.py");
-    let mut child = std::process::Command::new(Path::new(&venv).join("bin/python"))
-        .arg(&script)
-        .args(["--endpoint", &e.moto, "--bucket", &e.bucket])
-        .args(["--kms-key-id", &e.kms_arn])
-        .env("AWS_CA_BUNDLE", &e.ca)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the test venv's python");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(&serde_json::to_vec(&specs).unwrap())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "s3ec_write.py failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = String::from_utf8_lossy(&out.stdout);
+    let lines = write_objects(&e.kms_arn, &serde_json::Value::Array(specs));
     assert_eq!(lines.lines().count(), jobs.len(), "{lines}");
     for (line, job) in lines.lines().zip(jobs) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

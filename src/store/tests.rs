@@ -2,7 +2,6 @@
 //! and download pipelines over [`MemoryStore`], with [`FailureStore`] failing or stalling the
 //! Nth call of a kind, and a keyring that wraps keys locally (test-only, no KMS).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,83 +9,16 @@ use super::ObjectStore;
 use super::failure::{Call, FailureStore, Fault};
 use super::memory::MemoryStore;
 use crate::error::{Error, Result};
-use crate::format::{ChunkSize, DataKey, EncryptionContext};
-use crate::kms::{ForeignKey, Keyring, NewDataKey, Rewrapped, Unwrapped};
+use crate::format::ChunkSize;
 use crate::location::ObjectLocation;
+use crate::testing::TestKeyring;
 use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
 use crate::transfer::upload::{UploadRequest, upload};
 use crate::transfer::{Cancel, NoProgress, Source};
 
 const MIB: usize = 1024 * 1024;
 
-/// "Wraps" data keys by XOR with a constant: enough to run the pipelines without KMS. Counts
-/// the data keys it unwraps.
-#[derive(Default)]
-struct LocalKeyring {
-    decrypts: std::sync::atomic::AtomicU32,
-}
-
-impl LocalKeyring {
-    fn decrypts(&self) -> u32 {
-        self.decrypts.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/local-test";
-
-fn xor(bytes: &[u8]) -> Vec<u8> {
-    bytes.iter().map(|b| b ^ 0x5a).collect()
-}
-
-impl Keyring for LocalKeyring {
-    async fn generate(&self, _key_id: &str, _context: &EncryptionContext) -> Result<NewDataKey> {
-        let mut key = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut key).expect("randomness");
-        Ok(NewDataKey {
-            key: DataKey::from_slice(&key)?,
-            wrapped: xor(&key),
-            key_arn: ARN.into(),
-        })
-    }
-
-    async fn decrypt(
-        &self,
-        _key_id: &str,
-        wrapped: &[u8],
-        _context: &EncryptionContext,
-    ) -> Result<Unwrapped> {
-        self.decrypts
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(Unwrapped {
-            key: DataKey::from_slice(&xor(wrapped))?,
-            key_arn: Some(ARN.into()),
-        })
-    }
-
-    async fn decrypt_foreign(
-        &self,
-        _wrapped: &[u8],
-        _context: &BTreeMap<String, String>,
-        _key_id: Option<&str>,
-    ) -> Result<ForeignKey> {
-        Err(Error::runtime("not used by these tests"))
-    }
-
-    async fn describe_key(&self, _key_id: &str) -> Result<String> {
-        Ok(ARN.into())
-    }
-
-    async fn reencrypt(
-        &self,
-        _wrapped: &[u8],
-        _key_id: &str,
-        _context: &EncryptionContext,
-        _new_key_id: &str,
-        _new_context: &EncryptionContext,
-    ) -> Result<Rewrapped> {
-        Err(Error::runtime("not used by these tests"))
-    }
-}
 
 fn location() -> ObjectLocation {
     ObjectLocation {
@@ -114,7 +46,7 @@ async fn put(store: Arc<dyn ObjectStore>, data: &[u8], cancel: Cancel) -> Result
     let source = Source::Stream(Box::new(std::io::Cursor::new(data.to_vec())));
     let outcome = upload(
         store,
-        &LocalKeyring::default(),
+        &TestKeyring::new(ARN),
         source,
         &request,
         Arc::new(NoProgress),
@@ -125,13 +57,13 @@ async fn put(store: Arc<dyn ObjectStore>, data: &[u8], cancel: Cancel) -> Result
 }
 
 async fn get(store: Arc<dyn ObjectStore>, dir: &std::path::Path) -> Result<Vec<u8>> {
-    get_from(store, location(), &LocalKeyring::default(), dir).await
+    get_from(store, location(), &TestKeyring::new(ARN), dir).await
 }
 
 async fn get_from(
     store: Arc<dyn ObjectStore>,
     from: ObjectLocation,
-    keyring: &LocalKeyring,
+    keyring: &TestKeyring,
     dir: &std::path::Path,
 ) -> Result<Vec<u8>> {
     let reader = StoreObject::new(store, from);
@@ -336,7 +268,7 @@ async fn a_relocated_object_is_refused_before_any_kms_call() {
     };
     let stored = store.inner().object(&location()).unwrap();
     store.inner().insert(&elsewhere, stored);
-    let keyring = LocalKeyring::default();
+    let keyring = TestKeyring::new(ARN);
     let dir = tempfile::tempdir().unwrap();
     let err = get_from(store.clone(), elsewhere, &keyring, dir.path())
         .await

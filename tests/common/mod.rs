@@ -12,6 +12,7 @@ pub mod files;
 pub mod process;
 pub mod proxy;
 pub mod route;
+pub mod s3ec;
 pub mod store;
 pub mod upload;
 

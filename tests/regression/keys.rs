@@ -25,7 +25,6 @@ fn put_under(kms_key: &str, key: &str, plain: &[u8]) {
 /// Writes one v3 object at `key` with the official S3 Encryption Client (Python, in the test
 /// venv), its data key wrapped under `kms_key`.
 fn put_s3ec_under(kms_key: &str, key: &str, plain: &[u8]) {
-    let e = env();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     std::fs::write(&input, plain).unwrap();
@@ -33,42 +32,7 @@ fn put_s3ec_under(kms_key: &str, key: &str, plain: &[u8]) {
         "key": key, "input": input, "format": "v3", "context": {"team": "ops"},
         "multipart": false, "instruction_file": false,
     }]);
-    let venv = std::env::var("S3SEAL_TEST_VENV").expect("S3SEAL_TEST_VENV (.local-aws/env)");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3ec_write.py");
-    let mut child = std::process::Command::new(Path::new(&venv).join("bin/python"))
-        .arg(&script)
-        .args([
-            "--endpoint",
-            &e.moto,
-            "--bucket",
-            &e.bucket,
-            "--kms-key-id",
-            kms_key,
-        ])
-        .env("AWS_CA_BUNDLE", &e.ca)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the test venv's python");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&serde_json::to_vec(&job).unwrap()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "s3ec_write.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::common::s3ec::write_objects(kms_key, &job);
 }
 
 /// `get` into an empty directory, with KMS requests visible in the trace log (the

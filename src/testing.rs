@@ -1,0 +1,109 @@
+//! What the library's unit tests share: a keyring that wraps data keys locally (no KMS),
+//! counts its Decrypt calls, can report another key than the header names (a lying or
+//! confused KMS), and can play a concurrent writer that replaces an object between read and
+//! write.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::format::{DataKey, EncryptionContext};
+use crate::kms::{ForeignKey, Keyring, NewDataKey, Rewrapped, Unwrapped};
+use crate::location::ObjectLocation;
+use crate::store::memory::MemoryStore;
+
+/// What the concurrent writer of [`TestKeyring::race`] stores.
+pub const NEWER: &[u8] = b"a newer object by another writer";
+
+/// "Wraps" data keys by XOR; `arn` is the key it says it used.
+pub struct TestKeyring {
+    pub arn: &'static str,
+    /// The key Decrypt reports (normally `arn`).
+    pub reports: &'static str,
+    pub decrypts: AtomicU32,
+    /// Replaces the object here with [`NEWER`] during ReEncrypt or GenerateDataKey (a
+    /// concurrent writer, after the read and before the write).
+    pub race: Option<(Arc<MemoryStore>, ObjectLocation)>,
+}
+
+impl TestKeyring {
+    /// How many data keys were unwrapped.
+    pub fn decrypts(&self) -> u32 {
+        self.decrypts.load(Ordering::SeqCst)
+    }
+
+    pub fn new(arn: &'static str) -> Self {
+        TestKeyring {
+            arn,
+            reports: arn,
+            decrypts: AtomicU32::new(0),
+            race: None,
+        }
+    }
+}
+
+fn xor(bytes: &[u8]) -> Vec<u8> {
+    bytes.iter().map(|b| b ^ 0x5a).collect()
+}
+
+impl Keyring for TestKeyring {
+    async fn generate(&self, _key_id: &str, _context: &EncryptionContext) -> Result<NewDataKey> {
+        if let Some((store, location)) = &self.race {
+            store.insert(location, Bytes::from_static(NEWER));
+        }
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).expect("randomness");
+        Ok(NewDataKey {
+            key: DataKey::from_slice(&key)?,
+            wrapped: xor(&key),
+            key_arn: self.arn.into(),
+        })
+    }
+
+    async fn decrypt(
+        &self,
+        _key_id: &str,
+        wrapped: &[u8],
+        _context: &EncryptionContext,
+    ) -> Result<Unwrapped> {
+        self.decrypts.fetch_add(1, Ordering::SeqCst);
+        Ok(Unwrapped {
+            key: DataKey::from_slice(&xor(wrapped))?,
+            key_arn: Some(self.reports.into()),
+        })
+    }
+
+    async fn decrypt_foreign(
+        &self,
+        _wrapped: &[u8],
+        _context: &BTreeMap<String, String>,
+        _key_id: Option<&str>,
+    ) -> Result<ForeignKey> {
+        Err(Error::runtime("not used by these tests"))
+    }
+
+    async fn reencrypt(
+        &self,
+        wrapped: &[u8],
+        key_id: &str,
+        _context: &EncryptionContext,
+        _new_key_id: &str,
+        _new_context: &EncryptionContext,
+    ) -> Result<Rewrapped> {
+        if let Some((store, location)) = &self.race {
+            store.insert(location, Bytes::from_static(NEWER));
+        }
+        Ok(Rewrapped {
+            wrapped: wrapped.to_vec(),
+            key_arn: self.arn.into(),
+            source_key_arn: Some(key_id.into()),
+        })
+    }
+
+    async fn describe_key(&self, _key_id: &str) -> Result<String> {
+        Ok(self.arn.into())
+    }
+}
