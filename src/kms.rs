@@ -143,15 +143,9 @@ where
             format!("access denied by KMS for key {key_id} ({detail})"),
             format!("the caller needs {permission} on {key_id}"),
         ),
-        "DisabledException" | "KMSInvalidStateException" => Error::runtime_hint(
-            format!("KMS key {key_id} cannot be used now ({detail})"),
-            "the key is disabled or pending deletion; enable it or use another key",
-        ),
-        "ThrottlingException" | "LimitExceededException" => Error::runtime_hint(
-            format!("KMS throttled the request ({detail})"),
-            "try again later or lower the request rate",
-        ),
-        _ => Error::runtime(format!("KMS {operation} failed for key {key_id}: {detail}")),
+        _ => not_now(&code, key_id, &detail, "enable it or use another key").unwrap_or_else(|| {
+            Error::runtime(format!("KMS {operation} failed for key {key_id}: {detail}"))
+        }),
     }
 }
 
@@ -321,15 +315,25 @@ where
             format!("KMS rejected the header's key {key} or encryption context ({detail})"),
             Some(altered.into()),
         ),
-        "DisabledException" | "KMSInvalidStateException" => Error::runtime_hint(
-            format!("KMS key {key} cannot be used now ({detail})"),
-            "the key is disabled or pending deletion; ask its owner to enable it",
-        ),
-        "ThrottlingException" | "LimitExceededException" => Error::runtime_hint(
+        _ => not_now(&code, &key, &detail, "ask its owner to enable it").unwrap_or_else(|| {
+            Error::runtime(format!("KMS Decrypt failed for key {key}: {detail}"))
+        }),
+    }
+}
+
+/// The answers that mean "not now" whatever the operation: a disabled key (with what to do
+/// about it), throttling.
+fn not_now(code: &str, key_id: &str, detail: &str, enable: &str) -> Option<Error> {
+    match code {
+        "DisabledException" | "KMSInvalidStateException" => Some(Error::runtime_hint(
+            format!("KMS key {key_id} cannot be used now ({detail})"),
+            format!("the key is disabled or pending deletion; {enable}"),
+        )),
+        "ThrottlingException" | "LimitExceededException" => Some(Error::runtime_hint(
             format!("KMS throttled the request ({detail})"),
             "try again later or lower the request rate",
-        ),
-        _ => Error::runtime(format!("KMS Decrypt failed for key {key}: {detail}")),
+        )),
+        _ => None,
     }
 }
 

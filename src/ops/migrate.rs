@@ -201,6 +201,7 @@ impl Migration {
         let check_path = check_dir.path().join("plain");
         let read_back = download(
             &self.reader,
+            None,
             keyring,
             &DownloadRequest {
                 expected_context: context,

@@ -15,7 +15,7 @@ use crate::kms::Keyring;
 use crate::s3ec::{self, Envelope, S3ecOutcome, S3ecRequest};
 use crate::store::ObjectStore;
 use crate::transfer::download::{
-    DownloadOutcome, DownloadRequest, FirstRange, RangeReader, Sink, download_from,
+    self as download, DownloadOutcome, DownloadRequest, FirstRange, RangeReader, Sink,
 };
 use crate::transfer::{Cancel, Progress};
 
@@ -76,11 +76,11 @@ pub async fn open(
     progress: Arc<dyn Progress>,
     cancel: Cancel,
 ) -> Result<Opened> {
-    let download = &request.download;
-    let first = FirstRange::read(reader, download.first_read_len()).await?;
+    let wanted = &request.download;
+    let first = FirstRange::read(reader, wanted.first_read_len()).await?;
     match classify(reader, &first, s3ec_store).await? {
         ObjectKind::S3seal => {
-            download_from(reader, first, keyring, download, sink, progress, cancel)
+            download::download(reader, Some(first), keyring, wanted, sink, progress, cancel)
                 .await
                 .map(Opened::S3seal)
         }
@@ -96,12 +96,12 @@ pub async fn open(
         )),
         ObjectKind::S3ec(envelope) => {
             let s3ec_request = S3ecRequest {
-                expected_context: download.expected_context.clone(),
-                range_requested: download.range.is_some(),
+                expected_context: wanted.expected_context.clone(),
+                range_requested: wanted.range.is_some(),
                 buffer_to_temp: request.buffer_to_temp,
-                concurrency: download.concurrency,
-                unit_bytes: download.unit_bytes,
-                pins: download.pins.clone(),
+                concurrency: wanted.concurrency,
+                unit_bytes: wanted.unit_bytes,
+                pins: wanted.pins.clone(),
             };
             s3ec::open_envelope(
                 keyring,

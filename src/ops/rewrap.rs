@@ -27,7 +27,7 @@ use crate::pins::KeyPins;
 use crate::store::{CopySource, ObjectStore, WriteOptions, or_abort};
 use crate::transfer::Cancel;
 use crate::transfer::download::{
-    DownloadRequest, FirstRange, RangeReader, StoreObject, check_binding,
+    DownloadRequest, FirstRange, RangeReader, StoreObject, check_binding, read_exact,
 };
 use crate::transfer::plan::{MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES};
 
@@ -199,16 +199,12 @@ pub async fn rewrap(
     if body.end <= first.bytes.len() as u64 {
         part1.extend_from_slice(&first.bytes[body.start as usize..body.end as usize]);
     } else if !body.is_empty() {
-        let mut bytes = Vec::new();
-        let meta = reader
-            .read_range(body.clone(), etag.as_deref(), &mut bytes)
-            .await?;
-        if bytes.len() as u64 != body.end - body.start || meta.total != total_old {
+        let Some(bytes) = read_exact(&reader, body, etag.as_deref(), total_old).await? else {
             return Err(Error::runtime_hint(
                 format!("{location} changed while it was being rewrapped"),
                 "run the command again",
             ));
-        }
+        };
         part1.extend_from_slice(&bytes);
     }
     let part1 = Bytes::from(part1);

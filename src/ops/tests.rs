@@ -76,6 +76,7 @@ async fn get(store: Arc<MemoryStore>, keyring: &TestKeyring, pins: KeyPins) -> R
     };
     download(
         &reader,
+        None,
         keyring,
         &request,
         &Sink::Discard,

@@ -20,7 +20,9 @@ use super::metadata::{Content, Envelope, MetadataLocation, S3ecFormat};
 use crate::error::{Error, Result};
 use crate::kms::Keyring;
 use crate::pins::KeyPins;
-use crate::transfer::download::{FirstRange, RangeReader, Sink, TempFile, resolve_destination};
+use crate::transfer::download::{
+    FirstRange, RangeReader, Sink, TempFile, read_exact, resolve_destination,
+};
 use crate::transfer::{Cancel, Progress, on_cpu_pool};
 
 /// How to read an S3EC object.
@@ -155,20 +157,14 @@ async fn decrypt_into<W: AsyncWrite + Unpin>(
         let fetch = |range: Range<u64>| {
             let etag = etag.clone();
             async move {
-                let mut bytes = Vec::new();
-                let meta = reader
-                    .read_range(range.clone(), etag.as_deref(), &mut bytes)
-                    .await?;
-                if bytes.len() as u64 != range.end - range.start || meta.total != total {
+                let start = range.start;
+                let Some(bytes) = read_exact(reader, range, etag.as_deref(), total).await? else {
                     return Err(Error::integrity(
-                        format!(
-                            "the object changed size while it was read ({} bytes, then {})",
-                            total, meta.total
-                        ),
+                        format!("the object changed size while it was read ({total} bytes before)"),
                         None,
                     ));
-                }
-                Ok::<_, Error>((range.start, bytes))
+                };
+                Ok::<_, Error>((start, bytes))
             }
         };
         let mut head_bytes = first.bytes;

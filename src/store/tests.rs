@@ -78,6 +78,7 @@ async fn get_from(
     let path = dir.join("out");
     download(
         &reader,
+        None,
         keyring,
         &request,
         &Sink::File(path.clone()),
@@ -200,42 +201,45 @@ async fn a_ranged_get_that_fails_once_is_retried() {
     assert_eq!(flaky.calls(Call::GetRange), gets + 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_ranged_get_is_not_retried_and_leaves_no_file() {
-    let data = plaintext(12 * MIB);
-    let store = Arc::new(FailureStore::new(MemoryStore::new()).fault(
-        Call::GetRange,
-        2,
-        1,
-        Fault::Permanent,
-    ));
-    put(store.clone(), &data, Cancel::never()).await.unwrap();
+/// Downloads an object of `len` bytes through a store whose GETs fail as `fault` says, from
+/// the `nth` on, `times` in a row; it must fail with `error` and leave no file behind.
+async fn failed_download(
+    len: usize,
+    (nth, times, fault): (u32, u32, Fault),
+    error: &str,
+) -> Arc<FailureStore<MemoryStore>> {
+    let store =
+        Arc::new(FailureStore::new(MemoryStore::new()).fault(Call::GetRange, nth, times, fault));
+    put(store.clone(), &plaintext(len), Cancel::never())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let err = get(store.clone(), dir.path()).await.unwrap_err();
-    assert!(
-        err.to_string().contains("injected failure of GetRange #2"),
-        "{err}"
-    );
+    assert!(err.to_string().contains(error), "{err}");
     // Nothing is left in the destination directory: no file, no temporary file.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_ranged_get_is_not_retried_and_leaves_no_file() {
+    let store = failed_download(
+        12 * MIB,
+        (2, 1, Fault::Permanent),
+        "injected failure of GetRange #2",
+    )
+    .await;
+    assert_eq!(store.calls(Call::GetRange), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ranged_get_that_keeps_failing_gives_up() {
-    let data = plaintext(MIB);
-    let store = Arc::new(FailureStore::new(MemoryStore::new()).fault(
-        Call::GetRange,
-        1,
-        100,
-        Fault::Transient,
-    ));
-    put(store.clone(), &data, Cancel::never()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let err = get(store.clone(), dir.path()).await.unwrap_err();
-    assert!(
-        err.to_string().contains("injected transient failure"),
-        "{err}"
-    );
+    let store = failed_download(
+        MIB,
+        (1, 100, Fault::Transient),
+        "injected transient failure",
+    )
+    .await;
     assert_eq!(store.calls(Call::GetRange), super::RANGE_ATTEMPTS);
 }
 

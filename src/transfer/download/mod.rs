@@ -34,7 +34,7 @@ use crate::kms::Keyring;
 use crate::pins::KeyPins;
 
 pub use check::check_binding;
-pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject};
+pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
 pub use sink::{Sink, TempFile, resolve_destination};
 
 /// Bytes per ranged read by default (`--part-size` of get and verify): each range in flight
@@ -83,19 +83,6 @@ pub struct DownloadOutcome {
     pub destination: Option<PathBuf>,
 }
 
-/// Reads, verifies and decrypts the object behind `reader` into `sink`.
-pub async fn download(
-    reader: &impl RangeReader,
-    keyring: &impl Keyring,
-    request: &DownloadRequest,
-    sink: &Sink,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
-) -> Result<DownloadOutcome> {
-    let first = FirstRange::read(reader, request.first_read_len()).await?;
-    download_from(reader, first, keyring, request, sink, progress, cancel).await
-}
-
 /// The plaintext bytes wanted and the chunks that hold them.
 fn wanted(request: &DownloadRequest, layout: &Layout) -> Result<(Range<u64>, Range<u64>)> {
     let plain_len = layout.plaintext_len();
@@ -128,17 +115,22 @@ struct Opened {
     plain_bytes: u64,
 }
 
-/// [`download`] from a first read already made (by whoever decided this is an s3seal object).
+/// Reads, verifies and decrypts the object behind `reader` into `sink`; `first` is the first
+/// read when it was already made (by whoever decided this is an s3seal object).
 #[allow(clippy::too_many_arguments)]
-pub async fn download_from(
+pub async fn download(
     reader: &impl RangeReader,
-    first: FirstRange,
+    first: Option<FirstRange>,
     keyring: &impl Keyring,
     request: &DownloadRequest,
     sink: &Sink,
     progress: Arc<dyn Progress>,
     cancel: Cancel,
 ) -> Result<DownloadOutcome> {
+    let first = match first {
+        Some(first) => first,
+        None => FirstRange::read(reader, request.first_read_len()).await?,
+    };
     let header_len = ParsedHeader::header_len(&first.bytes).map_err(|e| match e {
         FormatError::Incomplete { .. } => FormatError::NotS3seal,
         other => other,

@@ -61,6 +61,22 @@ impl FirstRange {
     }
 }
 
+/// Reads exactly `range` of an object of `total` bytes, pinned to `if_match`. `Ok(None)`: the
+/// answer was short or the object's size changed (the caller says what that means to it).
+pub async fn read_exact(
+    reader: &impl RangeReader,
+    range: Range<u64>,
+    if_match: Option<&str>,
+    total: u64,
+) -> Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    let meta = reader
+        .read_range(range.clone(), if_match, &mut bytes)
+        .await?;
+    let whole = bytes.len() as u64 == range.end - range.start && meta.total == total;
+    Ok(whole.then_some(bytes))
+}
+
 /// An object behind an [`ObjectStore`], read with ranged GETs (broken reads are retried).
 pub struct StoreObject {
     pub store: Arc<dyn ObjectStore>,
