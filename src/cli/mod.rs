@@ -54,6 +54,8 @@ pub struct GlobalArgs {
     /// More logging on stderr (-v, -vv, -vvv); RUST_LOG also works
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    progress: progress::ProgressArgs,
 }
 
 impl GlobalArgs {
@@ -159,6 +161,7 @@ fn report(err: &Error) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
+    progress::set_mode(cli.global.progress.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
