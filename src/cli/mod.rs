@@ -1,6 +1,7 @@
 //! The command line: clap definitions, the global AWS options, logging, Ctrl-C handling and
 //! the mapping from errors to messages and exit codes. One file per subcommand beside it.
 
+mod config;
 mod exit;
 mod get;
 mod inspect;
@@ -88,6 +89,8 @@ enum Command {
     /// Re-encrypt an S3 Encryption Client (v2/v3) object into the s3seal format in place,
     /// verified before and after: s3seal migrate s3://BUCKET/KEY --kms-key-id ID
     Migrate(migrate::MigrateArgs),
+    /// The config file of defaults: `s3seal config show` prints each effective value and its origin
+    Config(config::ConfigArgs),
 }
 
 /// `K=V`, for --context.
@@ -159,7 +162,10 @@ fn report(err: &Error) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, context) = match config::parse() {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     init_logging(cli.global.verbose);
     progress::set_mode(cli.global.progress.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -197,6 +203,7 @@ pub fn main() -> ExitCode {
             Command::Migrate(args) => migrate::run(&cli.global, args, cancel)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Config(args) => config::run(&context, &args).map(|()| ExitCode::SUCCESS),
         }
     });
     // Leave no background work (idle connections, blocking readers on stdin) holding us up.
