@@ -2,6 +2,7 @@
 //! the mapping from errors to messages and exit codes. One file per subcommand beside it.
 
 mod config;
+mod docs;
 mod exit;
 mod get;
 mod inspect;
@@ -91,6 +92,10 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// The config file of defaults: `s3seal config show` prints each effective value and its origin
     Config(config::ConfigArgs),
+    /// Print a shell completion script: s3seal completions bash|zsh|fish|powershell|elvish
+    Completions(docs::CompletionsArgs),
+    /// Print the man page, or write one per command: s3seal man --dir DIR
+    Man(docs::ManArgs),
 }
 
 /// `K=V`, for --context.
@@ -204,6 +209,8 @@ pub fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Config(args) => config::run(&context, &args).map(|()| ExitCode::SUCCESS),
+            Command::Completions(args) => docs::completions(&args).map(|()| ExitCode::SUCCESS),
+            Command::Man(args) => docs::man(&args).map(|()| ExitCode::SUCCESS),
         }
     });
     // Leave no background work (idle connections, blocking readers on stdin) holding us up.
