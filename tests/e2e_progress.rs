@@ -71,6 +71,19 @@ fn plain_progress_prints_periodic_lines_to_a_pipe() {
     );
     assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
 
+    // `bar` draws the bar even on a pipe.
+    let out = s3seal(Target::Moto)
+        .args(["get", &uri, dst.to_str().unwrap(), "--progress", "bar"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opening ["), "no bar: {stderr}");
+    assert!(
+        !stderr.contains("0B/0B"),
+        "an empty bar before the size was known: {stderr}"
+    );
+
     // The default (auto) on a pipe, and plain with --quiet: no progress at all.
     for extra in [&[][..], &["--progress", "plain", "--quiet"][..]] {
         let out = s3seal(Target::Moto)

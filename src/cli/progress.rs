@@ -71,6 +71,8 @@ pub fn reporter(quiet: bool, what: &str) -> Arc<dyn Progress> {
 
 fn bar(target: ProgressDrawTarget, what: &str) -> Arc<dyn Progress> {
     let bar = ProgressBar::with_draw_target(None, target);
+    // Only the label until `start` tells the size: no empty `0/0` bar before the first answer.
+    bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
     bar.set_message(what.to_string());
     Arc::new(Bar(bar))
 }
