@@ -211,3 +211,44 @@ fn a_malformed_or_missing_config_is_a_usage_error_naming_file_and_line() {
             missing.display()
         )));
 }
+
+#[test]
+fn readme_documents_every_setting_and_variable() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Config file")
+        .expect("README has a Config file section")..];
+    for key in [
+        "kms_key_id",
+        "expected_kms_key_ids",
+        "posture",
+        "expected_owner",
+        "trusted_accounts",
+        "concurrency",
+        "part_size",
+    ] {
+        assert!(
+            section.contains(&format!("\n{key} = ")),
+            "README lacks {key}"
+        );
+    }
+    for var in SETTINGS_VARS {
+        assert!(section.contains(var), "README lacks {var}");
+    }
+    assert!(section.contains("flag > environment variable > config file > built-in default"));
+
+    // The README's example is a valid config.
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml example");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), example);
+    s3seal(&path)
+        .args(["--profile", "archive", "config", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[profile.archive]"));
+}
