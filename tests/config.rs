@@ -200,6 +200,16 @@ fn a_malformed_or_missing_config_is_a_usage_error_naming_file_and_line() {
                 path.display()
             )));
     }
+    // The AWS files' `[profile NAME]` spelling, quoted to be valid TOML: pointed to the TOML one.
+    let path = write(dir.path(), "[\"profile backup\"]\nconcurrency = 2\n");
+    s3seal(&path)
+        .args(["config", "show"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "line 1: unknown field `profile backup`",
+        ))
+        .stderr(predicate::str::contains("[profile.NAME]"));
     // Named by S3SEAL_CONFIG but not there: also exit 2, naming it.
     let missing = dir.path().join("missing.toml");
     s3seal(&missing)

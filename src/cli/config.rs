@@ -160,9 +160,14 @@ fn file_error(path: &Path, text: &str, at: Option<usize>, message: &str) -> Erro
         }
         None => String::new(),
     };
+    let hint = if message.contains("unknown field `profile ") {
+        "a profile's section is written [profile.NAME] in TOML"
+    } else {
+        "fix or move the file; S3SEAL_CONFIG names another one"
+    };
     Error::usage_hint(
         format!("config file {}{place}: {}", path.display(), message.trim()),
-        "fix or move the file; S3SEAL_CONFIG names another one",
+        hint,
     )
 }
 
