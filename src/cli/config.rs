@@ -304,11 +304,15 @@ fn wire(mut cmd: clap::Command, loaded: Option<&Loaded>) -> clap::Command {
             if arg.get_env().is_none() {
                 arg = arg.env(setting.env);
             }
-            if matches!(setting.key, "expected_kms_key_ids" | "trusted_accounts") {
+            // A repeatable flag takes a list (its variable split on commas); a single-valued
+            // one gets the list joined, which matches no key id: a pin fails closed.
+            let repeatable = matches!(arg.get_action(), clap::ArgAction::Append);
+            if repeatable {
                 arg = arg.value_delimiter(',');
             }
             match value {
-                Some(values) => arg.required(false).default_values(values),
+                Some(values) if repeatable => arg.required(false).default_values(values),
+                Some(values) => arg.required(false).default_value(values.join(",")),
                 None => arg,
             }
         });
@@ -447,6 +451,25 @@ mod tests {
             "p"
         );
         assert_eq!(profile_from(&args(&["s3seal", "get", "--profile=q"])), "q");
+    }
+
+    #[test]
+    fn lists_become_defaults_of_repeatable_and_single_flags() {
+        use clap::{Arg, ArgAction};
+        let loaded = Loaded {
+            values: BTreeMap::from([("expected_kms_key_ids", vec!["a".into(), "b".into()])]),
+            ..Loaded::default()
+        };
+        let pin = |action| Arg::new("pin").long("expected-kms-key-id").action(action);
+        for (action, expected) in [
+            (ArgAction::Append, vec!["a", "b"]),
+            (ArgAction::Set, vec!["a,b"]),
+        ] {
+            let cmd = wire(clap::Command::new("get").arg(pin(action)), Some(&loaded));
+            let m = cmd.try_get_matches_from(["get"]).unwrap();
+            let got: Vec<&String> = m.get_many::<String>("pin").unwrap().collect();
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]
