@@ -18,15 +18,21 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 command -v cargo >/dev/null || { echo "demo.sh: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 
-step "building s3seal (release)"
-cargo build --release --bin s3seal
-S3SEAL="$ROOT/target/release/s3seal"
+if [[ -n "${S3SEAL_DEMO_BIN:-}" ]]; then
+    S3SEAL="$S3SEAL_DEMO_BIN"   # a binary built already (for trying the script out quickly)
+else
+    step "building s3seal (release)"
+    cargo build --release --bin s3seal
+    S3SEAL="$ROOT/target/release/s3seal"
+fi
 
 if [[ -n "${S3SEAL_DEMO_BUCKET:-}" && -n "${S3SEAL_KMS_KEY_ID:-}" ]]; then
     BUCKET="$S3SEAL_DEMO_BUCKET"
     step "using real AWS: bucket $BUCKET, KMS key $S3SEAL_KMS_KEY_ID"
     PY=python3
     POSTURE=(--posture enforce)
+    KMS_KEY_ARN="$S3SEAL_KMS_KEY_ID"   # an alias is resolved once (DescribeKey) when pinned
+    OTHER_KMS_KEY="${S3SEAL_DEMO_OTHER_KMS_KEY_ID:-}"
 else
     step "no S3SEAL_DEMO_BUCKET/S3SEAL_KMS_KEY_ID: starting local S3 (s3s, SigV4) and KMS (moto) over HTTPS"
     trap 'bash "$ROOT/scripts/local-aws.sh" stop' EXIT
@@ -40,9 +46,11 @@ else
     BUCKET="$S3SEAL_TEST_BUCKET"
     PY="$S3SEAL_TEST_VENV/bin/python"
     # The s3s server implements none of the bucket-configuration calls the posture check reads
-    # (every check would be "unknown"); the test suite exercises the gate against moto.
+    # (every check would be "unknown"), so the transfers below skip the gate; the gate itself
+    # is shown further down against moto, which serves that API.
     POSTURE=(--posture off)
-    echo "note: the local s3s server has no bucket-configuration API, so the posture gate is off here" >&2
+    KMS_KEY_ARN="$S3SEAL_TEST_KMS_KEY_ARN"
+    OTHER_KMS_KEY="$S3SEAL_TEST_OTHER_KMS_KEY_ARN"
 fi
 
 WORK="$(mktemp -d)"
@@ -98,4 +106,61 @@ set -e
 echo "exit code $rc (3 = integrity failure); output file exists: $([[ -e $WORK/tampered.out ]] && echo yes || echo no)"
 [[ $rc -eq 3 && ! -e "$WORK/tampered.out" ]]
 
-step "demo finished: encrypted, uploaded, verified, and tampering refused"
+step "reading with the KMS key pinned (--expected-kms-key-id): the summary names the key used"
+"$S3SEAL" get "s3://$BUCKET/$KEY" "$WORK/pinned.bin" --context purpose=demo \
+    --expected-kms-key-id "$KMS_KEY_ARN"
+cmp "$WORK/plain.bin" "$WORK/pinned.bin"
+
+if [[ -n "$OTHER_KMS_KEY" ]]; then
+    step "an object planted by someone who may write to the bucket, under their own KMS key, is refused"
+    "$S3SEAL" put "$WORK/stream.bin" "s3://$BUCKET/$KEY.planted" --kms-key-id "$OTHER_KMS_KEY" \
+        --quiet "${POSTURE[@]}"
+    set +e
+    "$S3SEAL" get "s3://$BUCKET/$KEY.planted" "$WORK/planted.out" --expected-kms-key-id "$KMS_KEY_ARN"
+    rc=$?
+    set -e
+    echo "exit code $rc (3 = integrity failure, before any KMS call); output file exists: $([[ -e $WORK/planted.out ]] && echo yes || echo no)"
+    [[ $rc -eq 3 && ! -e "$WORK/planted.out" ]]
+else
+    echo "(set S3SEAL_DEMO_OTHER_KMS_KEY_ID to a second key to see a planted object refused)" >&2
+fi
+
+if [[ -z "${S3SEAL_DEMO_BUCKET:-}" ]]; then
+    # moto serves the bucket-configuration API the posture check reads.
+    on_moto() {
+        env -u AWS_ENDPOINT_URL_S3 -u AWS_ENDPOINT_URL_KMS AWS_ENDPOINT_URL="$S3SEAL_TEST_MOTO_ENDPOINT" \
+            AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$@"
+    }
+    PUBLIC="s3seal-demo-public-$$"
+    PRIVATE="s3seal-demo-private-$$"
+    on_moto "$PY" - "$PUBLIC" "$PRIVATE" <<'PYEOF'
+import json, os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], verify=os.environ["AWS_CA_BUNDLE"])
+public, private = sys.argv[1], sys.argv[2]
+for bucket in (public, private):
+    s3.create_bucket(Bucket=bucket)
+s3.put_bucket_policy(Bucket=public, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{public}/*"}]}))
+s3.put_public_access_block(Bucket=private, PublicAccessBlockConfiguration={
+    "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+s3.put_bucket_versioning(Bucket=private, VersioningConfiguration={"Status": "Enabled"})
+PYEOF
+    step "the posture gate: an upload to a bucket anyone may read is refused, nothing is stored"
+    set +e
+    on_moto "$S3SEAL" put "$WORK/stream.bin" "s3://$PUBLIC/report.bin" --kms-key-id "$KMS_KEY_ARN"
+    rc=$?
+    set -e
+    echo "exit code $rc (4 = refused by the posture check)"
+    [[ $rc -eq 4 ]]
+
+    step "the posture gate: a private bucket is accepted (weaker findings are printed, not refused)"
+    on_moto "$S3SEAL" put "$WORK/stream.bin" "s3://$PRIVATE/report.bin" --kms-key-id "$KMS_KEY_ARN"
+
+    step "the same check on its own, for an audit (s3seal posture)"
+    set +e
+    on_moto "$S3SEAL" posture "s3://$PRIVATE"
+    echo "exit code $? (0 ok, 4 block, 5 warn, 6 unknown)"
+    set -e
+fi
+
+step "demo finished: encrypted, uploaded, verified, tampering and planted objects refused, the posture gate shown"

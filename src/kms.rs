@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::aws::{service_error_parts, transport_error};
 use crate::error::{Error, Result};
 use crate::format::{DataKey, EncryptionContext};
+use crate::pins::printable;
 
 /// A fresh data key and its KMS-wrapped form.
 pub struct NewDataKey {
@@ -30,37 +31,48 @@ impl std::fmt::Debug for NewDataKey {
     }
 }
 
-/// A data key unwrapped for an object another client wrote (the S3 Encryption Client), and
-/// the KMS key that unwrapped it, as KMS reported it.
-pub struct ForeignKey {
+/// An unwrapped data key and the KMS key that unwrapped it, as KMS reported it (the `KeyId`
+/// of the Decrypt response, which a pinned reader checks).
+pub struct Unwrapped {
     pub key: DataKey,
     pub key_arn: Option<String>,
 }
+
+/// A data key unwrapped for an object another client wrote (the S3 Encryption Client).
+pub type ForeignKey = Unwrapped;
 
 /// A data key wrapped anew under another KMS key (rewrap).
 #[derive(Debug, Clone)]
 pub struct Rewrapped {
     pub wrapped: Vec<u8>,
     pub key_arn: String,
+    /// The KMS key that unwrapped the old wrapped key, as KMS reported it.
+    pub source_key_arn: Option<String>,
 }
 
 /// Where data keys come from.
 #[allow(async_fn_in_trait)]
 pub trait Keyring {
     async fn generate(&self, key_id: &str, context: &EncryptionContext) -> Result<NewDataKey>;
+    /// Unwraps an s3seal data key with `key_id` (the header's). KMS answers that mean "this
+    /// object cannot be trusted" are integrity errors.
     async fn decrypt(
         &self,
         key_id: &str,
         wrapped: &[u8],
         context: &EncryptionContext,
-    ) -> Result<DataKey>;
+    ) -> Result<Unwrapped>;
     /// Unwraps a data key written by the S3 Encryption Client, under exactly its stored
-    /// `context`. KMS answers that mean "this object cannot be trusted" are integrity errors.
+    /// `context`, with `key_id` when the reader pins one (KMS then refuses any other key).
+    /// KMS answers that mean "this object cannot be trusted" are integrity errors.
     async fn decrypt_foreign(
         &self,
         wrapped: &[u8],
         context: &BTreeMap<String, String>,
+        key_id: Option<&str>,
     ) -> Result<ForeignKey>;
+    /// The full key ARN of `key_id` (a key id, key ARN, alias name or alias ARN).
+    async fn describe_key(&self, key_id: &str) -> Result<String>;
     /// Wraps the data key behind `wrapped` (under `key_id` and `context`) under `new_key_id`
     /// and `new_context`, without the key leaving KMS.
     async fn reencrypt(
@@ -118,23 +130,18 @@ where
     match code.as_str() {
         "NotFoundException" => Error::runtime_hint(
             format!("KMS key {key_id} not found ({detail})"),
-            "check --kms-key-id (key id, ARN or alias/NAME) and --region",
-        ),
-        "AccessDeniedException" if operation == "Decrypt" => Error::integrity(
-            format!("KMS refused to decrypt the data key with key {key_id} ({detail})"),
-            Some(format!(
-                "the object names a key you may not use, or the wrong key; you need {permission} on {key_id}"
-            )),
+            format!(
+                "check {} (key id, ARN or alias/NAME) and --region",
+                if operation == "DescribeKey" {
+                    "--expected-kms-key-id"
+                } else {
+                    "--kms-key-id"
+                }
+            ),
         ),
         "AccessDeniedException" => Error::runtime_hint(
             format!("access denied by KMS for key {key_id} ({detail})"),
             format!("the caller needs {permission} on {key_id}"),
-        ),
-        "InvalidCiphertextException" | "IncorrectKeyException" => Error::integrity(
-            format!("KMS could not decrypt the data key ({detail})"),
-            Some(
-                "the encryption context or key does not match what the object was written with: wrong --context, a moved object, or a tampered header".into(),
-            ),
         ),
         "DisabledException" | "KMSInvalidStateException" => Error::runtime_hint(
             format!("KMS key {key_id} cannot be used now ({detail})"),
@@ -179,7 +186,7 @@ impl Keyring for KmsKeyring {
         key_id: &str,
         wrapped: &[u8],
         context: &EncryptionContext,
-    ) -> Result<DataKey> {
+    ) -> Result<Unwrapped> {
         let mut out = self
             .client
             .decrypt()
@@ -188,14 +195,19 @@ impl Keyring for KmsKeyring {
             .set_encryption_context(Some(context.to_map()))
             .send()
             .await
-            .map_err(|e| kms_error("Decrypt", "kms:Decrypt", key_id, e))?;
-        take_plaintext(out.plaintext.take())
+            .map_err(|e| decrypt_error(key_id, e))?;
+        let key = take_plaintext(out.plaintext.take())?;
+        Ok(Unwrapped {
+            key,
+            key_arn: out.key_id.take(),
+        })
     }
 
     async fn decrypt_foreign(
         &self,
         wrapped: &[u8],
         context: &BTreeMap<String, String>,
+        key_id: Option<&str>,
     ) -> Result<ForeignKey> {
         let map = context
             .iter()
@@ -204,6 +216,7 @@ impl Keyring for KmsKeyring {
         let mut out = self
             .client
             .decrypt()
+            .set_key_id(key_id.map(str::to_string))
             .ciphertext_blob(Blob::new(wrapped))
             .set_encryption_context(Some(map))
             .send()
@@ -250,7 +263,73 @@ impl Keyring for KmsKeyring {
             .ok_or_else(|| Error::runtime("KMS ReEncrypt returned no wrapped key"))?
             .into_inner();
         let key_arn = out.key_id.take().unwrap_or_else(|| new_key_id.to_string());
-        Ok(Rewrapped { wrapped, key_arn })
+        Ok(Rewrapped {
+            wrapped,
+            key_arn,
+            source_key_arn: out.source_key_id.take(),
+        })
+    }
+
+    async fn describe_key(&self, key_id: &str) -> Result<String> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .map_err(|e| kms_error("DescribeKey", "kms:DescribeKey", key_id, e))?;
+        out.key_metadata
+            .map(|m| m.arn.unwrap_or(m.key_id))
+            .filter(|arn| !arn.is_empty())
+            .ok_or_else(|| Error::runtime(format!("KMS DescribeKey returned no ARN for {key_id}")))
+    }
+}
+
+/// A failed Decrypt of an s3seal data key. Everything Decrypt is sent comes from the object's
+/// header (key id, wrapped key, context), and the header is authenticated only after the data
+/// key is unwrapped, so an answer that says "this cannot be unwrapped" is an integrity failure:
+/// a script that retries on exit 1 must not retry a tampered or planted object.
+fn decrypt_error<E, R>(key_id: &str, err: aws_sdk_kms::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let Some(e) = transport_error("KMS Decrypt", &err) {
+        return e;
+    }
+    let (code, detail) = service_error_parts(&err);
+    let (key, detail) = (printable(key_id), printable(&detail));
+    let altered = "the header (its key id, wrapped key or encryption context) was altered or planted, or the object was moved; do not use this data";
+    match code.as_str() {
+        "NotFoundException" => Error::integrity(
+            format!("the object's header names KMS key {key}, which KMS does not know ({detail})"),
+            Some(format!(
+                "{altered} (or it was written in another account or region: check --region)"
+            )),
+        ),
+        "AccessDeniedException" => Error::integrity(
+            format!("KMS refused to decrypt the data key with key {key} ({detail})"),
+            Some(format!(
+                "the object names a key you may not use: a planted object, or you lack kms:Decrypt on {key}; pin the keys you trust with --expected-kms-key-id"
+            )),
+        ),
+        "InvalidCiphertextException" | "IncorrectKeyException" => Error::integrity(
+            format!("KMS could not decrypt the data key ({detail})"),
+            Some(altered.into()),
+        ),
+        "InvalidKeyUsageException" | "ValidationException" => Error::integrity(
+            format!("KMS rejected the header's key {key} or encryption context ({detail})"),
+            Some(altered.into()),
+        ),
+        "DisabledException" | "KMSInvalidStateException" => Error::runtime_hint(
+            format!("KMS key {key} cannot be used now ({detail})"),
+            "the key is disabled or pending deletion; ask its owner to enable it",
+        ),
+        "ThrottlingException" | "LimitExceededException" => Error::runtime_hint(
+            format!("KMS throttled the request ({detail})"),
+            "try again later or lower the request rate",
+        ),
+        _ => Error::runtime(format!("KMS Decrypt failed for key {key}: {detail}")),
     }
 }
 
@@ -265,18 +344,22 @@ where
     }
     let (code, detail) = service_error_parts(&err);
     match code.as_str() {
-        "InvalidCiphertextException" | "IncorrectKeyException" | "AccessDeniedException" => {
-            Error::integrity(
-                format!("KMS could not decrypt the data key of this S3EC object ({detail})"),
-                Some("the stored encryption context or wrapped key was altered, or you may not use its KMS key (kms:Decrypt)".into()),
-            )
-        }
-        "DisabledException" | "KMSInvalidStateException" | "NotFoundException" => {
-            Error::runtime_hint(
-                format!("the object's KMS key cannot be used now ({detail})"),
-                "the key is disabled, pending deletion or gone",
-            )
-        }
+        "InvalidCiphertextException"
+        | "IncorrectKeyException"
+        | "AccessDeniedException"
+        | "NotFoundException"
+        | "InvalidKeyUsageException"
+        | "ValidationException" => Error::integrity(
+            format!(
+                "KMS could not decrypt the data key of this S3EC object ({})",
+                printable(&detail)
+            ),
+            Some("the stored encryption context or wrapped key was altered, it names a KMS key that is not there or is not pinned, or you may not use its key (kms:Decrypt); do not use this data".into()),
+        ),
+        "DisabledException" | "KMSInvalidStateException" => Error::runtime_hint(
+            format!("the object's KMS key cannot be used now ({detail})"),
+            "the key is disabled or pending deletion",
+        ),
         _ => Error::runtime(format!("KMS Decrypt failed: {detail}")),
     }
 }

@@ -3,6 +3,7 @@
 //! The library is organised around the ideas of the tool:
 //! - [`format`]: the encrypted object format (pure, synchronous; specified in `docs/FORMAT.md`),
 //! - [`kms`]: data keys from AWS KMS, bound to an encryption context,
+//! - [`pins`]: the KMS keys a reader trusts (key pinning),
 //! - [`store`]: the object store seam, the one place that sends S3 object requests,
 //! - [`transfer`]: the parallel, streaming upload and download pipelines over the store,
 //! - [`ops`]: the operations (open, inspect, verify, rewrap, migrate), one file each,
@@ -19,6 +20,7 @@ pub mod format;
 pub mod kms;
 pub mod location;
 pub mod ops;
+pub mod pins;
 pub mod posture;
 pub mod presign;
 pub mod s3ec;

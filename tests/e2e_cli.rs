@@ -5,33 +5,19 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use base64::Engine;
-use common::{Target, data, env, get_raw, moto_aws, s3_uri, s3seal, unique_key};
+use common::process::{sigint, std_command, wait_for};
+use common::store::Store;
+use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
 /// A fresh bucket on moto with a public-read policy.
-async fn public_bucket(aws: &s3seal::aws::Aws) -> String {
+fn public_bucket(store: &Store) -> String {
     let bucket = format!("e2e-public-{}-{}", std::process::id(), rand_suffix());
-    aws.s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                       "Resource": format!("arn:aws:s3:::{bucket}/*")}]
-    });
-    aws.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    store.public_bucket(&bucket);
     bucket
 }
 
@@ -45,9 +31,8 @@ fn rand_suffix() -> u64 {
 
 #[test]
 fn posture_gate_refuses_a_public_bucket_and_uploads_nothing() {
-    let rt = rt();
-    let aws = rt.block_on(moto_aws());
-    let bucket = rt.block_on(public_bucket(&aws));
+    let store = Store::moto();
+    let bucket = public_bucket(&store);
     let dest = format!("s3://{bucket}/secret.bin");
     s3seal(Target::Moto)
         .args(["put", "-", &dest, "--kms-key-id", &env().kms_alias])
@@ -58,24 +43,9 @@ fn posture_gate_refuses_a_public_bucket_and_uploads_nothing() {
             predicate::str::contains("policy-public")
                 .and(predicate::str::contains("nothing was uploaded")),
         );
-    rt.block_on(async {
-        let listed = aws
-            .s3
-            .list_objects_v2()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(listed.key_count(), Some(0), "an object was stored");
-        let mpu = aws
-            .s3
-            .list_multipart_uploads()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
-        assert!(mpu.uploads().is_empty(), "a multipart upload was started");
-    });
+    assert_eq!(store.key_count(&bucket), Some(0), "an object was stored");
+    let mpu = store.uploads_in(&bucket, "");
+    assert!(mpu.is_empty(), "a multipart upload was started");
     // The same upload with the check switched off goes through.
     s3seal(Target::Moto)
         .args([
@@ -94,9 +64,7 @@ fn posture_gate_refuses_a_public_bucket_and_uploads_nothing() {
 
 #[test]
 fn posture_command_json_and_exit_codes() {
-    let rt = rt();
-    let aws = rt.block_on(moto_aws());
-    let bucket = rt.block_on(public_bucket(&aws));
+    let bucket = public_bucket(&Store::moto());
     let out = s3seal(Target::Moto)
         .args(["posture", &format!("s3://{bucket}"), "--json"])
         .assert()
@@ -171,16 +139,7 @@ fn help_documents_exit_codes() {
 #[test]
 fn ctrl_c_during_a_multipart_upload_aborts_it_and_exits_130() {
     let key = unique_key("sigint");
-    let bin = assert_cmd::cargo::cargo_bin!("s3seal");
-    let mut cmd = Command::new(bin);
-    let configured = s3seal(Target::Moto); // reuse its environment
-    for (k, v) in configured.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let mut child = cmd
+    let mut child = std_command(&s3seal(Target::Moto))
         .args([
             "put",
             "-",
@@ -200,34 +159,13 @@ fn ctrl_c_during_a_multipart_upload_aborts_it_and_exits_130() {
     // Two and a half parts, then keep the pipe open: the upload is mid-flight.
     stdin.write_all(&data(13 * 1024 * 1024, 3)).unwrap();
     stdin.flush().unwrap();
-    let rt = rt();
-    let aws = rt.block_on(moto_aws());
-    let list = || {
-        rt.block_on(async {
-            aws.s3
-                .list_multipart_uploads()
-                .bucket(&env().bucket)
-                .prefix(&key)
-                .send()
-                .await
-                .unwrap()
-                .uploads()
-                .len()
-        })
-    };
-    let start = Instant::now();
-    while list() == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "multipart upload never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let store = Store::moto();
+    wait_for(
+        "the multipart upload's start",
+        Duration::from_secs(30),
+        || store.open_uploads(&key) > 0,
+    );
+    sigint(child.id());
     let output = child.wait_with_output().unwrap();
     drop(stdin);
     assert_eq!(
@@ -236,7 +174,11 @@ fn ctrl_c_during_a_multipart_upload_aborts_it_and_exits_130() {
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(list(), 0, "the multipart upload was not aborted");
+    assert_eq!(
+        store.open_uploads(&key),
+        0,
+        "the multipart upload was not aborted"
+    );
 }
 
 #[test]
@@ -267,28 +209,20 @@ fn trace_logging_never_shows_the_data_key_or_plaintext() {
         .success();
     assert_eq!(get.get_output().stdout, plain);
     // Recover the data key the way an attacker with KMS access would, to search for it.
-    let data_key = rt().block_on(async {
-        let aws = moto_aws().await;
-        let stored = get_raw(&aws, &key).await;
-        let header = s3seal::format::ParsedHeader::parse(&stored).unwrap();
-        let out = aws
-            .kms
-            .decrypt()
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
-                header.fields.wrapped_key.clone(),
-            ))
-            .set_encryption_context(Some(header.fields.context.to_map()))
-            .send()
-            .await
-            .unwrap();
-        out.plaintext().unwrap().as_ref().to_vec()
-    });
+    let store = Store::moto();
+    let data_key = store.unwrap_data_key(&store.get_raw(&key), None).unwrap();
     assert_eq!(data_key.len(), 32);
     let b64 = base64::engine::general_purpose::STANDARD;
+    // Rust's Debug form of the bytes too (`[12, 34, ...]`, `[0xc, 0x22, ...]`), as a
+    // `{:?}` of a Vec, array or slice prints them; a prefix, so a cut line still counts.
+    let debug_prefix = |s: String| s.trim_end_matches(']').to_string();
     let needles = [
         hex::encode(&data_key),
         hex::encode_upper(&data_key),
         b64.encode(&data_key),
+        format!("{:?}", data_key),
+        debug_prefix(format!("{:?}", &data_key[..4])),
+        debug_prefix(format!("{:x?}", &data_key[..4])),
         String::from_utf8_lossy(marker).to_string(),
     ];
     for (what, stderr) in [

@@ -13,14 +13,14 @@ use aws_sdk_s3::config::{Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_types::config_bag::ConfigBag;
+use base64::Engine;
+use common::files::{get_stdout, put_stdin};
+use common::store::{Store, with_interceptor};
+use common::upload::upload_stream;
 use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
 
 const MIB: usize = 1024 * 1024;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
 
 #[test]
 fn multipart_round_trip_of_210_mib_to_a_file_and_to_stdout() {
@@ -49,31 +49,27 @@ fn multipart_round_trip_of_210_mib_to_a_file_and_to_stdout() {
     std::fs::remove_file(&dst).unwrap();
 
     // Ranges of 5 MiB, so the ordered stdout path has many ranges in flight and waiting.
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key), "-", "--part-size", "5MiB"])
-        .assert()
-        .success();
-    let stdout = &out.get_output().stdout;
+    let out = get_stdout(Target::S3s, &s3_uri(&key), &["--part-size", "5MiB"]);
+    let stdout = &out;
     assert_eq!(stdout.len(), plain.len(), "stdout length");
     assert!(*stdout == plain, "stdout content differs");
+}
+
+/// `put -` of `plain` to `key` on the s3s server, which must succeed saying `says`.
+fn put_stream(key: &str, extra: &[&str], plain: &[u8], says: &str) {
+    put_stdin(&mut s3seal(Target::S3s), key, extra, plain)
+        .success()
+        .stderr(predicate::str::contains(says));
 }
 
 #[test]
 fn stdin_of_unknown_length_spans_several_parts() {
     let plain = data(23 * MIB + 7, 23);
     let key = unique_key("stdin-large");
-    s3seal(Target::S3s)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--part-size", "5MiB", "--concurrency", "2"])
-        .write_stdin(plain.clone())
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("5 parts"));
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key), "-", "--concurrency", "2"])
-        .assert()
-        .success();
-    assert!(out.get_output().stdout == plain, "stdout differs");
+    let args = ["--part-size", "5MiB", "--concurrency", "2"];
+    put_stream(&key, &args, &plain, "5 parts");
+    let out = get_stdout(Target::S3s, &s3_uri(&key), &["--concurrency", "2"]);
+    assert!(out == plain, "stdout differs");
 }
 
 #[test]
@@ -82,35 +78,23 @@ fn expected_size_sizes_stream_parts_and_is_checked_up_front() {
     // stay 5 MiB (the hint only grows them when needed).
     let plain = data(11 * MIB, 11);
     let key = unique_key("hint");
-    s3seal(Target::S3s)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--part-size", "5MiB", "--expected-size", "20GiB"])
-        .write_stdin(plain.clone())
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("3 parts"));
+    let args = ["--part-size", "5MiB", "--expected-size", "20GiB"];
+    put_stream(&key, &args, &plain, "3 parts");
     // 100 GiB expected: 10,000 parts need 11 MiB each, so the 11 MiB stream is one part.
     let key2 = unique_key("hint-big");
-    s3seal(Target::S3s)
-        .args(["put", "-", &s3_uri(&key2), "--kms-key-id", &env().kms_alias])
-        .args(["--part-size", "5MiB", "--expected-size", "100GiB"])
-        .write_stdin(plain.clone())
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("single PUT"));
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key2), "-"])
-        .assert()
-        .success();
-    assert!(out.get_output().stdout == plain, "stdout differs");
+    let args = ["--part-size", "5MiB", "--expected-size", "100GiB"];
+    put_stream(&key2, &args, &plain, "single PUT");
+    let out = get_stdout(Target::S3s, &s3_uri(&key2), &[]);
+    assert!(out == plain, "stdout differs");
     // Impossible hints and hints for files are usage errors, before any request.
-    s3seal(Target::S3s)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--expected-size", "6000GiB"])
-        .write_stdin(vec![1u8; 10])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("5 TiB"));
+    put_stdin(
+        &mut s3seal(Target::S3s),
+        &key,
+        &["--expected-size", "6000GiB"],
+        vec![1u8; 10],
+    )
+    .code(2)
+    .stderr(predicate::str::contains("5 TiB"));
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
     std::fs::write(&f, b"x").unwrap();
@@ -122,18 +106,24 @@ fn expected_size_sizes_stream_parts_and_is_checked_up_front() {
         .stderr(predicate::str::contains("--expected-size is for stdin"));
 }
 
-/// One request: "METHOD URI", x-amz-content-sha256, x-amz-checksum-crc32c.
-type Seen = (String, Option<String>, Option<String>);
+/// What matters of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// "METHOD URI".
+    what: String,
+    /// x-amz-content-sha256.
+    sha: Option<String>,
+    /// x-amz-checksum-crc32c.
+    crc: Option<String>,
+    /// The CRC32C of the body as sent, base64 like the header (`None`: not in memory).
+    body_crc: Option<String>,
+}
 
 /// Records the headers that matter of every request the SDK sends.
 #[derive(Debug, Default, Clone)]
 struct Capture(Arc<Mutex<Vec<Seen>>>);
 
 impl Intercept for Capture {
-    fn name(&self) -> &'static str {
-        "e2e_large::Capture"
-    }
-
     fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
@@ -142,94 +132,69 @@ impl Intercept for Capture {
     ) -> Result<(), BoxError> {
         let req = context.request();
         let header = |name: &str| req.headers().get(name).map(str::to_string);
-        self.0.lock().unwrap().push((
-            format!("{} {}", req.method(), req.uri()),
-            header("x-amz-content-sha256"),
-            header("x-amz-checksum-crc32c"),
-        ));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body_crc = req
+            .body()
+            .bytes()
+            .map(|b| b64.encode(crc32c::crc32c(b).to_be_bytes()));
+        self.0.lock().unwrap().push(Seen {
+            what: format!("{} {}", req.method(), req.uri()),
+            sha: header("x-amz-content-sha256"),
+            crc: header("x-amz-checksum-crc32c"),
+            body_crc,
+        });
         Ok(())
     }
-}
 
-/// SDK clients: S3 on the s3s server (with `interceptor`), KMS on moto.
-async fn s3s_aws(capture: Option<Capture>) -> s3seal::aws::Aws {
-    let e = env();
-    let mut aws = common::moto_aws().await;
-    let mut config = aws
-        .s3
-        .config()
-        .to_builder()
-        .endpoint_url(&e.s3s)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            &e.s3s_access_key,
-            &e.s3s_secret_key,
-            None,
-            None,
-            "e2e_large",
-        ));
-    if let Some(capture) = capture {
-        config = config.interceptor(capture);
+    fn name(&self) -> &'static str {
+        "e2e_large::Capture"
     }
-    aws.s3 = aws_sdk_s3::Client::from_conf(config.build());
-    aws
 }
 
 #[test]
 fn parts_carry_crc32c_and_no_payload_hash() {
-    use s3seal::transfer::upload::{Source, UploadRequest, upload};
-    rt().block_on(async {
-        let capture = Capture::default();
-        let aws = s3s_aws(Some(capture.clone())).await;
-        let keyring = s3seal::kms::KmsKeyring::new(aws.kms.clone());
-        let key = unique_key("wire");
-        let request = UploadRequest {
-            dest: s3seal::location::ObjectLocation {
-                bucket: env().bucket.clone(),
-                key: key.clone(),
-            },
-            kms_key_id: env().kms_alias.clone(),
-            sse_kms_key_id: None,
-            context: vec![],
-            chunk_size: s3seal::format::ChunkSize::DEFAULT,
-            part_size: 5 * MIB as u64,
-            concurrency: 2,
-            if_match: None,
-        };
-        let plain = data(12 * MIB, 12);
-        let store = Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));
-        let outcome = upload(
-            store,
-            &keyring,
-            Source::Stream(Box::new(std::io::Cursor::new(plain))),
-            &request,
-            Arc::new(s3seal::transfer::NoProgress),
-            s3seal::transfer::Cancel::never(),
-        )
-        .await
+    let store = Store::s3s();
+    let capture = Capture::default();
+    let aws = with_interceptor(store.aws.clone(), capture.clone());
+    let key = unique_key("wire");
+    let plain = data(12 * MIB, 12);
+    let source = Box::new(std::io::Cursor::new(plain));
+    let chunk = s3seal::format::ChunkSize::DEFAULT;
+    let outcome = store
+        .block_on(upload_stream(&aws, &key, source, chunk, 5 * MIB as u64))
         .unwrap();
-        assert_eq!(outcome.parts, 3);
-        let seen = capture.0.lock().unwrap().clone();
-        let parts: Vec<_> = seen
-            .iter()
-            .filter(|(what, _, _)| what.starts_with("PUT") && what.contains("partNumber="))
-            .collect();
-        assert_eq!(parts.len(), 3, "UploadPart requests: {seen:?}");
-        for (what, sha, crc) in parts {
-            assert_eq!(
-                sha.as_deref(),
-                Some("UNSIGNED-PAYLOAD"),
-                "{what}: payload was hashed"
-            );
-            let crc = crc.as_deref().unwrap_or_default();
-            assert_eq!(crc.len(), 8, "{what}: no CRC32C checksum ({crc:?})");
-        }
-    });
+    assert_eq!(outcome.parts, 3);
+    let seen = capture.0.lock().unwrap().clone();
+    let parts: Vec<_> = seen
+        .iter()
+        .filter(|s| s.what.starts_with("PUT") && s.what.contains("partNumber="))
+        .collect();
+    assert_eq!(parts.len(), 3, "UploadPart requests: {seen:?}");
+    for Seen {
+        what,
+        sha,
+        crc,
+        body_crc,
+    } in parts
+    {
+        assert_eq!(
+            sha.as_deref(),
+            Some("UNSIGNED-PAYLOAD"),
+            "{what}: payload was hashed"
+        );
+        let crc = crc.as_deref().unwrap_or_default();
+        assert_eq!(crc.len(), 8, "{what}: no CRC32C checksum ({crc:?})");
+        // ... and it is the CRC32C of the bytes sent.
+        let body_crc = body_crc.as_deref().expect("the part's body is in memory");
+        assert_eq!(crc, body_crc, "{what}: wrong CRC32C");
+    }
 }
 
 #[test]
 fn the_s3s_server_verifies_crc32c() {
-    rt().block_on(async {
-        let aws = s3s_aws(None).await;
+    let store = Store::s3s();
+    store.block_on(async {
+        let aws = &store.aws;
         let key = unique_key("bad-crc");
         // The CRC32C of other bytes: the server must refuse the body.
         let result = aws

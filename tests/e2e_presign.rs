@@ -5,23 +5,14 @@
 
 mod common;
 
-use common::{Target, data, env, moto_aws, s3_uri, s3seal, unique_key};
+use common::files::{
+    Got, assert_no_output, get_stdout, get_to, put_and_relocate, put_file, usage_error,
+};
+use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
 use s3seal::transfer::download::RangeReader;
 
 const C: usize = 64 * 1024;
-
-fn put_file(target: Target, plain: &[u8], key: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.bin");
-    std::fs::write(&src, plain).unwrap();
-    s3seal(target)
-        .args(["put", src.to_str().unwrap(), &s3_uri(key)])
-        .args(["--kms-key-id", &env().kms_alias, "--chunk-size", "64KiB"])
-        .assert()
-        .success();
-    dir
-}
 
 fn presign(target: Target, key: &str, extra: &[&str]) -> String {
     let out = s3seal(target)
@@ -36,38 +27,17 @@ fn presign(target: Target, key: &str, extra: &[&str]) -> String {
 }
 
 /// `get URL DST` in a fresh directory, without usable S3 credentials.
-fn get_url(
-    target: Target,
-    url: &str,
-) -> (
-    assert_cmd::assert::Assert,
-    std::path::PathBuf,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("out.bin");
-    let assert = s3seal(target)
-        .env("AWS_ENDPOINT_URL_S3", "https://127.0.0.1:1")
-        .args(["get", url, dst.to_str().unwrap()])
-        .args(["--part-size", "64KiB", "--concurrency", "3"])
-        .assert();
-    (assert, dst, dir)
-}
-
-fn assert_no_output(dir: &tempfile::TempDir, dst: &std::path::Path) {
-    assert!(!dst.exists(), "destination was written");
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+fn get_url(target: Target, url: &str) -> Got {
+    let mut cmd = s3seal(target);
+    cmd.env("AWS_ENDPOINT_URL_S3", "https://127.0.0.1:1");
+    get_to(cmd, url, &["--part-size", "64KiB", "--concurrency", "3"])
 }
 
 #[test]
 fn a_valid_url_decrypts_and_reaches_only_ciphertext() {
     let plain = data(5 * C + 17, 501);
     let key = unique_key("url-ok");
-    put_file(Target::S3s, &plain, &key);
+    put_file(Target::S3s, &plain, &key, &[]);
     let url = presign(Target::S3s, &key, &["--expires", "90s"]);
     assert!(url.contains("X-Amz-Expires=90"), "{url}");
     // S3 is unreachable for this command (AWS_ENDPOINT_URL_S3 points nowhere): only the URL
@@ -75,14 +45,11 @@ fn a_valid_url_decrypts_and_reaches_only_ciphertext() {
     let (assert, dst, _dir) = get_url(Target::S3s, &url);
     assert.success();
     assert_eq!(std::fs::read(&dst).unwrap(), plain);
-    let out = s3seal(Target::S3s)
-        .args(["get", &url, "-", "--range", "70000-70009"])
-        .assert()
-        .success();
-    assert_eq!(out.get_output().stdout, &plain[70000..70010]);
+    let out = get_stdout(Target::S3s, &url, &["--range", "70000-70009"]);
+    assert_eq!(out, &plain[70000..70010]);
 
     // The raw bytes behind the URL: an s3seal object, no plaintext.
-    let raw = tokio::runtime::Runtime::new().unwrap().block_on(async {
+    let raw = common::rt().block_on(async {
         let settings = s3seal::aws::AwsSettings {
             ca_bundle: Some(env().ca.clone()),
             ..Default::default()
@@ -107,7 +74,7 @@ fn a_valid_url_decrypts_and_reaches_only_ciphertext() {
 #[test]
 fn a_tampered_url_fails_cleanly() {
     let key = unique_key("url-tamper");
-    put_file(Target::S3s, &data(3 * C, 502), &key);
+    put_file(Target::S3s, &data(3 * C, 502), &key, &[]);
     let url = presign(Target::S3s, &key, &[]);
     let pos = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
     let mut sig_flipped = url.clone().into_bytes();
@@ -128,7 +95,7 @@ fn a_tampered_url_fails_cleanly() {
 #[test]
 fn an_expired_url_fails_cleanly() {
     let key = unique_key("url-expired");
-    put_file(Target::S3s, &data(1000, 503), &key);
+    put_file(Target::S3s, &data(1000, 503), &key, &[]);
     let url = presign(Target::S3s, &key, &["--expires", "1s"]);
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let (assert, dst, dir) = get_url(Target::S3s, &url);
@@ -167,11 +134,8 @@ fn a_presigned_put_round_trips() {
         .assert()
         .success()
         .stderr(predicate::str::contains("single PUT"));
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key), "-"])
-        .assert()
-        .success();
-    assert!(out.get_output().stdout == plain, "round trip differs");
+    let out = get_stdout(Target::S3s, &s3_uri(&key), &[]);
+    assert!(out == plain, "round trip differs");
 
     // stdin through the same URL (it may be used again until it expires).
     s3seal(Target::S3s)
@@ -179,11 +143,8 @@ fn a_presigned_put_round_trips() {
         .write_stdin("small secret")
         .assert()
         .success();
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key), "-"])
-        .assert()
-        .success();
-    assert_eq!(out.get_output().stdout, b"small secret");
+    let out = get_stdout(Target::S3s, &s3_uri(&key), &[]);
+    assert_eq!(out, b"small secret");
 
     // A different SSE-KMS key id than the one signed in: the server refuses, exit 1.
     s3seal(Target::S3s)
@@ -192,52 +153,35 @@ fn a_presigned_put_round_trips() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("kms-key-id"));
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key), "-"])
-        .assert()
-        .success();
-    assert_eq!(
-        out.get_output().stdout,
-        b"small secret",
-        "refused PUT stored something"
-    );
+    let out = get_stdout(Target::S3s, &s3_uri(&key), &[]);
+    assert_eq!(out, b"small secret", "refused PUT stored something");
 }
 
 #[test]
 fn more_than_seven_days_and_plain_http_are_refused() {
-    s3seal(Target::S3s)
-        .args(["presign", "s3://b/k", "--expires", "8d"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains("7 days"));
-    s3seal(Target::S3s)
+    let s3s = || s3seal(Target::S3s);
+    let eight_days = ["presign", "s3://b/k", "--expires", "8d"];
+    usage_error(&mut s3s(), &eight_days, "7 days").stdout(predicate::str::is_empty());
+    s3s()
         .args(["presign", "s3://b/k", "--expires", "7d"])
         .assert()
         .success()
         .stdout(predicate::str::contains("X-Amz-Expires=604800"));
-    s3seal(Target::S3s)
-        .args(["presign", "--put", "s3://b/k"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--kms-key-id"));
-    s3seal(Target::S3s)
-        .args(["get", "http://127.0.0.1:1/b/k?X-Amz-Signature=x", "-"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("only talks HTTPS"));
-    s3seal(Target::S3s)
-        .args(["put", "-", "http://127.0.0.1:1/b/k", "--kms-key-id", "k"])
-        .write_stdin("x")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("only talks HTTPS"));
+    usage_error(
+        &mut s3s(),
+        &["presign", "--put", "s3://b/k"],
+        "--kms-key-id",
+    );
+    let http_get = ["get", "http://127.0.0.1:1/b/k?X-Amz-Signature=x", "-"];
+    usage_error(&mut s3s(), &http_get, "only talks HTTPS");
+    let http_put = ["put", "-", "http://127.0.0.1:1/b/k", "--kms-key-id", "k"];
+    usage_error(&mut s3s(), &http_put, "only talks HTTPS");
 }
 
 #[test]
 fn url_fetches_honour_the_ca_bundle() {
     let key = unique_key("url-ca");
-    put_file(Target::S3s, &data(100, 506), &key);
+    put_file(Target::S3s, &data(100, 506), &key, &[]);
     let url = presign(Target::S3s, &key, &[]);
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("out.bin");
@@ -270,20 +214,7 @@ fn the_url_binding_is_checked_against_the_addressed_key() {
     // moto accepts any signature, so this runs there: a copy of an object under another key,
     // read through a URL for that key, is refused as relocated.
     let plain = data(2000, 505);
-    let key = unique_key("url-reloc-src");
-    let moved = unique_key("url-reloc-dst");
-    put_file(Target::Moto, &plain, &key);
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let aws = moto_aws().await;
-        aws.s3
-            .copy_object()
-            .bucket(&env().bucket)
-            .key(&moved)
-            .copy_source(format!("{}/{}", env().bucket, key))
-            .send()
-            .await
-            .unwrap();
-    });
+    let (key, moved) = put_and_relocate(&plain, "url-reloc");
     let url = presign(Target::Moto, &moved, &[]);
     let (assert, dst, dir) = get_url(Target::Moto, &url);
     assert

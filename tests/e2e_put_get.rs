@@ -6,55 +6,15 @@
 
 mod common;
 
-use common::{Target, data, env, get_raw, moto_aws, put_raw, s3_uri, s3seal, unique_key};
+use common::files::{
+    get_file, get_refused, get_stdout, put_and_relocate, put_file, put_stdin, usage_error,
+};
+use common::store::Store;
+use common::upload::upload_stream;
+use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
 
 const C: usize = 64 * 1024; // --chunk-size 64KiB keeps the edge cases small
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
-fn put_file(target: Target, plain: &[u8], key: &str, extra: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.bin");
-    std::fs::write(&src, plain).unwrap();
-    s3seal(target)
-        .args(["put", src.to_str().unwrap(), &s3_uri(key)])
-        .args(["--kms-key-id", &env().kms_alias, "--chunk-size", "64KiB"])
-        .args(extra)
-        .assert()
-        .success();
-    dir
-}
-
-fn get_file(
-    target: Target,
-    key: &str,
-    extra: &[&str],
-) -> (
-    assert_cmd::assert::Assert,
-    std::path::PathBuf,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("out.bin");
-    let assert = s3seal(target)
-        .args(["get", &s3_uri(key), dst.to_str().unwrap()])
-        .args(extra)
-        .assert();
-    (assert, dst, dir)
-}
-
-/// Nothing but the (absent) destination may be left in the directory: no temporary files.
-fn assert_no_output(dir: &tempfile::TempDir, dst: &std::path::Path) {
-    assert!(!dst.exists(), "destination was written");
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
-}
 
 fn round_trip(target: Target, len: usize, extra_put: &[&str]) {
     let plain = data(len, len as u64 + 1);
@@ -85,85 +45,74 @@ fn multipart_with_partial_last_part_on_both_servers() {
     }
 }
 
+/// Where in `plain` a 64-byte window sampled from every chunk (its start, middle and end) also
+/// stands in `stored`, if anywhere.
+fn visible_plaintext(stored: &[u8], plain: &[u8]) -> Option<usize> {
+    let stored: std::collections::HashSet<&[u8]> = stored.windows(64).collect();
+    (0..plain.len())
+        .step_by(C)
+        .flat_map(|start| {
+            let end = (start + C).min(plain.len());
+            [start, (start + end) / 2, end.saturating_sub(64)]
+        })
+        .filter(|&at| at + 64 <= plain.len())
+        .find(|&at| stored.contains(&plain[at..at + 64]))
+}
+
 #[test]
 fn stored_object_is_ciphertext_of_documented_length_with_sse_kms() {
     let plain = data(3 * C + 5, 7);
     let key = unique_key("stored");
     put_file(Target::Moto, &plain, &key, &[]);
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let stored = get_raw(&aws, &key).await;
-        assert_eq!(&stored[..8], b"\x89S3SEAL\n");
-        assert!(
-            !stored
-                .windows(64)
-                .any(|w| plain.windows(64).take(4).any(|p| p == w)),
-            "plaintext visible in the stored object"
-        );
-        let header = s3seal::format::ParsedHeader::parse(&stored).unwrap();
-        assert_eq!(header.fields.plaintext_len, plain.len() as u64);
-        assert_eq!(header.fields.key_id, env().kms_arn);
-        // T = H + L + 16 n
-        let n = (plain.len() as u64).div_ceil(C as u64);
-        assert_eq!(
-            stored.len() as u64,
-            header.len() as u64 + plain.len() as u64 + 16 * n
-        );
-        let head = aws
-            .s3
-            .head_object()
-            .bucket(&env().bucket)
-            .key(&key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            head.server_side_encryption(),
-            Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-        );
-        assert_eq!(head.ssekms_key_id(), Some(env().kms_arn.as_str()));
-    });
+    let store = Store::moto();
+    let stored = store.get_raw(&key);
+    assert_eq!(&stored[..8], b"\x89S3SEAL\n");
+    let seen = visible_plaintext(&stored, &plain);
+    assert_eq!(seen, None, "plaintext visible in the stored object");
+    // The check itself: one chunk stored in the clear is found.
+    let mut planted = stored.clone();
+    planted.extend_from_slice(&plain[2 * C..3 * C]);
+    assert!(visible_plaintext(&planted, &plain).is_some());
+    let header = s3seal::format::ParsedHeader::parse(&stored).unwrap();
+    assert_eq!(header.fields.plaintext_len, plain.len() as u64);
+    assert_eq!(header.fields.key_id, env().kms_arn);
+    // T = H + L + 16 n
+    let n = (plain.len() as u64).div_ceil(C as u64);
+    assert_eq!(
+        stored.len() as u64,
+        header.len() as u64 + plain.len() as u64 + 16 * n
+    );
+    let head = store.head(&key).unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
+    assert_eq!(head.ssekms_key_id(), Some(env().kms_arn.as_str()));
 }
 
 #[test]
 fn sse_kms_key_can_differ_from_the_envelope_key() {
     let key = unique_key("sse-other");
-    put_file(
-        Target::Moto,
-        b"hello",
-        &key,
-        &["--sse-kms-key-id", &env().other_kms_arn],
-    );
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let head = aws
-            .s3
-            .head_object()
-            .bucket(&env().bucket)
-            .key(&key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(head.ssekms_key_id(), Some(env().other_kms_arn.as_str()));
-    });
+    let extra = ["--sse-kms-key-id", &env().other_kms_arn];
+    put_file(Target::Moto, b"hello", &key, &extra);
+    let head = Store::moto().head(&key).unwrap();
+    assert_eq!(head.ssekms_key_id(), Some(env().other_kms_arn.as_str()));
 }
 
 #[test]
 fn stdin_to_stdout_multipart_on_s3s() {
     let plain = data(11 * 1024 * 1024 + 3, 99);
     let key = unique_key("stdin");
-    s3seal(Target::S3s)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--part-size", "5MiB"])
-        .write_stdin(plain.clone())
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("3 parts"));
-    let out = s3seal(Target::S3s)
-        .args(["get", &s3_uri(&key), "-"])
-        .assert()
-        .success();
-    assert!(out.get_output().stdout == plain, "stdout differs");
+    put_stdin(
+        &mut s3seal(Target::S3s),
+        &key,
+        &["--part-size", "5MiB"],
+        plain.clone(),
+    )
+    .success()
+    .stderr(predicate::str::contains("3 parts"));
+    let out = get_stdout(Target::S3s, &s3_uri(&key), &[]);
+    assert!(out == plain, "stdout differs");
 }
 
 #[test]
@@ -171,16 +120,9 @@ fn stdin_of_zero_and_one_byte() {
     for len in [0usize, 1] {
         let plain = data(len, 5);
         let key = unique_key("stdin-small");
-        s3seal(Target::Moto)
-            .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-            .write_stdin(plain.clone())
-            .assert()
-            .success();
-        let out = s3seal(Target::Moto)
-            .args(["get", &s3_uri(&key), "-"])
-            .assert()
-            .success();
-        assert_eq!(out.get_output().stdout, plain);
+        put_stdin(&mut s3seal(Target::Moto), &key, &[], plain.clone()).success();
+        let out = get_stdout(Target::Moto, &s3_uri(&key), &[]);
+        assert_eq!(out, plain);
     }
 }
 
@@ -189,6 +131,7 @@ fn ranges_return_exactly_the_asked_bytes() {
     let plain = data(5 * C + 100, 3);
     let key = unique_key("range");
     put_file(Target::Moto, &plain, &key, &[]);
+    let uri = s3_uri(&key);
     let len = plain.len();
     for (start, end) in [
         (0, 0),
@@ -199,33 +142,17 @@ fn ranges_return_exactly_the_asked_bytes() {
         (len - 1, len - 1),
         (len - 50, len + 1000),
     ] {
-        let out = s3seal(Target::Moto)
-            .args([
-                "get",
-                &s3_uri(&key),
-                "-",
-                "--range",
-                &format!("{start}-{end}"),
-            ])
-            .assert()
-            .success();
+        let range = format!("{start}-{end}");
+        let out = get_stdout(Target::Moto, &uri, &["--range", &range]);
         assert_eq!(
-            out.get_output().stdout,
+            out,
             &plain[start..(end + 1).min(len)],
             "range {start}-{end}"
         );
     }
-    let out = s3seal(Target::Moto)
-        .args([
-            "get",
-            &s3_uri(&key),
-            "-",
-            "--range",
-            &format!("{}-", len - 10),
-        ])
-        .assert()
-        .success();
-    assert_eq!(out.get_output().stdout, &plain[len - 10..]);
+    let tail = format!("{}-", len - 10);
+    let out = get_stdout(Target::Moto, &uri, &["--range", &tail]);
+    assert_eq!(out, &plain[len - 10..]);
     s3seal(Target::Moto)
         .args([
             "get",
@@ -235,7 +162,7 @@ fn ranges_return_exactly_the_asked_bytes() {
             &format!("{len}-{}", len + 5),
         ])
         .assert()
-        .failure()
+        .code(2) // documented: an unsatisfiable range is a usage error
         .stderr(predicate::str::contains("outside"));
 }
 
@@ -244,15 +171,8 @@ fn assert_tamper_detected(name: &str, f: impl FnOnce(&mut Vec<u8>)) {
     let plain = data(3 * C + 5, 11);
     let key = unique_key(name);
     put_file(Target::Moto, &plain, &key, &[]);
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let mut stored = get_raw(&aws, &key).await;
-        f(&mut stored);
-        put_raw(&aws, &key, stored).await;
-    });
-    let (assert, dst, dir) = get_file(Target::Moto, &key, &[]);
-    assert.code(3).stderr(predicate::str::contains("integrity"));
-    assert_no_output(&dir, &dst);
+    Store::moto().tamper(&key, f);
+    get_refused(&key, &[], 3, "integrity");
 }
 
 #[test]
@@ -296,12 +216,9 @@ fn stdout_gets_a_failure_exit_for_a_tampered_object() {
     let plain = data(3 * C + 5, 12);
     let key = unique_key("tamper-stdout");
     put_file(Target::Moto, &plain, &key, &[]);
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let mut stored = get_raw(&aws, &key).await;
+    Store::moto().tamper(&key, |stored| {
         let n = stored.len();
         stored[n - 1] ^= 1;
-        put_raw(&aws, &key, stored).await;
     });
     let out = s3seal(Target::Moto)
         .args(["get", &s3_uri(&key), "-"])
@@ -315,25 +232,8 @@ fn stdout_gets_a_failure_exit_for_a_tampered_object() {
 #[test]
 fn relocated_object_is_refused_unless_allowed() {
     let plain = data(1000, 21);
-    let key = unique_key("reloc-src");
-    let moved = unique_key("reloc-dst");
-    put_file(Target::Moto, &plain, &key, &[]);
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        aws.s3
-            .copy_object()
-            .bucket(&env().bucket)
-            .key(&moved)
-            .copy_source(format!("{}/{}", env().bucket, key))
-            .send()
-            .await
-            .unwrap();
-    });
-    let (assert, dst, dir) = get_file(Target::Moto, &moved, &[]);
-    assert
-        .code(3)
-        .stderr(predicate::str::contains("copied or moved"));
-    assert_no_output(&dir, &dst);
+    let (_, moved) = put_and_relocate(&plain, "reloc");
+    get_refused(&moved, &[], 3, "copied or moved");
     let (assert, dst, _dir) = get_file(Target::Moto, &moved, &["--allow-relocated"]);
     assert.success();
     assert_eq!(std::fs::read(dst).unwrap(), plain);
@@ -343,19 +243,13 @@ fn relocated_object_is_refused_unless_allowed() {
 fn context_must_match() {
     let plain = data(500, 31);
     let key = unique_key("ctx");
-    put_file(
-        Target::Moto,
-        &plain,
-        &key,
-        &["--context", "team=ops", "--context", "app=backup"],
-    );
+    let extra = ["--context", "team=ops", "--context", "app=backup"];
+    put_file(Target::Moto, &plain, &key, &extra);
     let (assert, dst, _d) = get_file(Target::Moto, &key, &["--context", "team=ops"]);
     assert.success();
     assert_eq!(std::fs::read(dst).unwrap(), plain);
     for wrong in ["team=dev", "owner=ops"] {
-        let (assert, dst, dir) = get_file(Target::Moto, &key, &["--context", wrong]);
-        assert.code(3).stderr(predicate::str::contains("context"));
-        assert_no_output(&dir, &dst);
+        get_refused(&key, &["--context", wrong], 3, "context");
     }
 }
 
@@ -364,58 +258,37 @@ fn altered_context_in_header_is_refused_by_kms() {
     // Change a context value in place (same length) so the header still parses: KMS refuses
     // to unwrap the data key under a context it was not generated with.
     let key = unique_key("ctx-tamper");
-    put_file(
-        Target::Moto,
-        &data(5000, 8),
-        &key,
-        &["--context", "team=ops!"],
-    );
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let mut stored = get_raw(&aws, &key).await;
+    let extra = ["--context", "team=ops!"];
+    put_file(Target::Moto, &data(5000, 8), &key, &extra);
+    Store::moto().tamper(&key, |stored| {
         let pos = stored
             .windows(4)
             .position(|w| w == b"ops!")
             .expect("context value in header");
         stored[pos..pos + 4].copy_from_slice(b"dev!");
-        put_raw(&aws, &key, stored).await;
     });
-    let (assert, dst, dir) = get_file(Target::Moto, &key, &[]);
-    assert
-        .code(3)
-        .stderr(predicate::str::contains("KMS could not decrypt"));
-    assert_no_output(&dir, &dst);
+    get_refused(&key, &[], 3, "KMS could not decrypt");
 }
 
 #[test]
 fn reserved_context_keys_are_refused() {
     let key = unique_key("reserved");
-    s3seal(Target::Moto)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--context", "s3seal:bucket=evil"])
-        .write_stdin("x")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("reserved"));
+    put_stdin(
+        &mut s3seal(Target::Moto),
+        &key,
+        &["--context", "s3seal:bucket=evil"],
+        "x",
+    )
+    .code(2)
+    .stderr(predicate::str::contains("reserved"));
 }
 
 #[test]
 fn plain_objects_and_missing_objects_give_clear_errors() {
     let key = unique_key("plain");
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        put_raw(&aws, &key, b"just some plaintext, not sealed".to_vec()).await;
-    });
-    let (assert, dst, dir) = get_file(Target::Moto, &key, &[]);
-    assert
-        .code(3)
-        .stderr(predicate::str::contains("not an s3seal object"));
-    assert_no_output(&dir, &dst);
-    let (assert, dst, dir) = get_file(Target::Moto, &unique_key("missing"), &[]);
-    assert
-        .code(1)
-        .stderr(predicate::str::contains("does not exist"));
-    assert_no_output(&dir, &dst);
+    Store::moto().put_raw(&key, b"just some plaintext, not sealed".to_vec());
+    get_refused(&key, &[], 3, "not an s3seal object");
+    get_refused(&unique_key("missing"), &[], 1, "does not exist");
 }
 
 #[test]
@@ -424,20 +297,14 @@ fn wrong_kms_key_for_the_data_key_is_an_integrity_failure() {
     let plain = data(100, 41);
     let key = unique_key("wrongkey");
     put_file(Target::Moto, &plain, &key, &[]);
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let stored = get_raw(&aws, &key).await;
+    Store::moto().tamper(&key, |stored| {
         let a = env().kms_arn.as_bytes();
         let b = env().other_kms_arn.as_bytes();
         assert_eq!(a.len(), b.len());
         let pos = stored.windows(a.len()).position(|w| w == a).unwrap();
-        let mut swapped = stored.clone();
-        swapped[pos..pos + a.len()].copy_from_slice(b);
-        put_raw(&aws, &key, swapped).await;
+        stored[pos..pos + a.len()].copy_from_slice(b);
     });
-    let (assert, dst, dir) = get_file(Target::Moto, &key, &[]);
-    assert.code(3);
-    assert_no_output(&dir, &dst);
+    get_refused(&key, &[], 3, "");
 }
 
 #[test]
@@ -447,46 +314,38 @@ fn plain_http_endpoints_are_refused() {
         ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1"),
         ("AWS_ENDPOINT_URL_KMS", "http://localhost:1"),
     ] {
-        s3seal(Target::Moto)
-            .env(var, value)
-            .args(["get", "s3://b/k", "-"])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains("plain-HTTP"));
+        let mut cmd = s3seal(Target::Moto);
+        cmd.env(var, value);
+        usage_error(&mut cmd, &["get", "s3://b/k", "-"], "plain-HTTP");
     }
-    s3seal(Target::Moto)
-        .args([
-            "--endpoint-url",
-            "http://127.0.0.1:1",
-            "put",
-            "-",
-            "s3://b/k",
-            "--kms-key-id",
-            "k",
-        ])
-        .write_stdin("x")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("only talks HTTPS"));
+    let flag = ["--endpoint-url", "http://127.0.0.1:1"];
+    let put = ["put", "-", "s3://b/k", "--kms-key-id", "k"];
+    usage_error(
+        &mut s3seal(Target::Moto),
+        &[&flag[..], &put].concat(),
+        "only talks HTTPS",
+    );
 }
 
 #[test]
 fn untrusted_ca_is_refused() {
     let key = unique_key("ca");
-    s3seal(Target::Moto)
-        .env("AWS_CA_BUNDLE", &env().other_ca)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .write_stdin("secret")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("TLS").and(predicate::str::contains("--ca-bundle")));
+    put_stdin(
+        s3seal(Target::Moto).env("AWS_CA_BUNDLE", &env().other_ca),
+        &key,
+        &[],
+        "secret",
+    )
+    .code(1)
+    .stderr(predicate::str::contains("TLS").and(predicate::str::contains("--ca-bundle")));
     // The same through --ca-bundle, which wins over the variable.
-    s3seal(Target::Moto)
-        .args(["--ca-bundle", env().other_ca.to_str().unwrap()])
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .write_stdin("secret")
-        .assert()
-        .code(1);
+    put_stdin(
+        s3seal(Target::Moto).args(["--ca-bundle", env().other_ca.to_str().unwrap()]),
+        &key,
+        &[],
+        "secret",
+    )
+    .code(1);
 }
 
 #[test]
@@ -506,7 +365,6 @@ fn sigv4_is_really_checked_by_the_s3s_server() {
 
 #[test]
 fn a_failing_source_aborts_the_multipart_upload() {
-    use s3seal::transfer::upload::{Source, UploadRequest, upload};
     /// A source that breaks after `left` bytes (a disk or pipe error mid-upload).
     struct Failing {
         left: usize,
@@ -522,59 +380,25 @@ fn a_failing_source_aborts_the_multipart_upload() {
             Ok(n)
         }
     }
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let keyring = s3seal::kms::KmsKeyring::new(aws.kms.clone());
-        let key = unique_key("abort");
-        let request = UploadRequest {
-            dest: s3seal::location::ObjectLocation {
-                bucket: env().bucket.clone(),
-                key: key.clone(),
-            },
-            kms_key_id: env().kms_alias.clone(),
-            sse_kms_key_id: None,
-            context: vec![],
-            chunk_size: s3seal::format::ChunkSize::from_log2(16).unwrap(),
-            part_size: 5 * 1024 * 1024,
-            concurrency: 2,
-            if_match: None,
-        };
-        let store = std::sync::Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));
-        let err = upload(
-            store,
-            &keyring,
-            Source::Stream(Box::new(Failing {
-                left: 12 * 1024 * 1024,
-            })),
-            &request,
-            std::sync::Arc::new(s3seal::transfer::NoProgress),
-            s3seal::transfer::Cancel::never(),
-        )
-        .await
-        .expect_err("the upload must fail");
-        assert!(err.to_string().contains("simulated read failure"), "{err}");
-        let uploads = aws
-            .s3
-            .list_multipart_uploads()
-            .bucket(&env().bucket)
-            .prefix(&key)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            uploads.uploads().is_empty(),
-            "orphaned multipart upload: {:?}",
-            uploads.uploads()
-        );
-        let head = aws
-            .s3
-            .head_object()
-            .bucket(&env().bucket)
-            .key(&key)
-            .send()
-            .await;
-        assert!(head.is_err(), "an object was stored");
+    let store = Store::moto();
+    let key = unique_key("abort");
+    let source = Box::new(Failing {
+        left: 12 * 1024 * 1024,
     });
+    let chunk = s3seal::format::ChunkSize::from_log2(16).unwrap();
+    let err = store
+        .block_on(upload_stream(
+            &store.aws,
+            &key,
+            source,
+            chunk,
+            5 * 1024 * 1024,
+        ))
+        .expect_err("the upload must fail");
+    assert!(err.to_string().contains("simulated read failure"), "{err}");
+    let uploads = store.uploads_in(&env().bucket, &key);
+    assert!(uploads.is_empty(), "orphaned multipart upload: {uploads:?}");
+    assert!(store.head(&key).is_none(), "an object was stored");
 }
 
 #[test]
@@ -595,15 +419,16 @@ fn unknown_kms_key_and_missing_credentials_are_named() {
         .stderr(
             predicate::str::contains("not found").and(predicate::str::contains("--kms-key-id")),
         );
-    s3seal(Target::Moto)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--posture", "off"])
-        .write_stdin("x")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no AWS credentials"));
+    put_stdin(
+        s3seal(Target::Moto)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY"),
+        &key,
+        &["--posture", "off"],
+        "x",
+    )
+    .code(1)
+    .stderr(predicate::str::contains("no AWS credentials"));
 }
 
 #[test]
@@ -611,13 +436,13 @@ fn localhost_endpoints_work_like_ip_endpoints() {
     let endpoint = env().moto.replace("127.0.0.1", "localhost");
     let key = unique_key("localhost");
     let plain = data(70_000, 77);
-    s3seal(Target::Moto)
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-        .args(["--posture", "off"])
-        .write_stdin(plain.clone())
-        .assert()
-        .success();
+    put_stdin(
+        s3seal(Target::Moto).env("AWS_ENDPOINT_URL", &endpoint),
+        &key,
+        &["--posture", "off"],
+        plain.clone(),
+    )
+    .success();
     let out = s3seal(Target::Moto)
         .args(["--endpoint-url", &endpoint, "get", &s3_uri(&key), "-"])
         .assert()
@@ -647,12 +472,8 @@ fn profiles_from_the_shared_config_files_work() {
         if args.is_empty() {
             cmd.env("AWS_PROFILE", "sealer");
         }
-        cmd.args(&args)
-            .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_alias])
-            .args(["--posture", "off"])
-            .write_stdin("via a profile")
-            .assert()
-            .success();
+        cmd.args(&args);
+        put_stdin(&mut cmd, &key, &["--posture", "off"], "via a profile").success();
     }
     // A profile that does not exist is not silently ignored.
     s3seal(Target::Moto)

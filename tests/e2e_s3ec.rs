@@ -11,14 +11,12 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{Target, data, env, get_raw, moto_aws, s3_uri, s3seal, unique_key};
+use common::files::{Got, get_file, leftovers};
+use common::store::Store;
+use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
 
 const MULTIPART: usize = 6 * 1024 * 1024 + 12_345;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
 
 /// One object for the Python writer.
 struct Job {
@@ -125,71 +123,34 @@ fn write_with_official_client(jobs: &[Job]) {
     }
 }
 
-fn get_file(key: &str, extra: &[&str]) -> (assert_cmd::assert::Assert, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("out.bin");
-    let assert = s3seal(Target::Moto)
-        .args(["get", &s3_uri(key), dst.to_str().unwrap()])
-        .args(extra)
-        .assert();
-    (assert, dir)
+/// `get` of `key` on moto into a fresh directory.
+fn get(key: &str, extra: &[&str]) -> Got {
+    let mut args = vec!["--allow-s3ec"];
+    args.extend_from_slice(extra);
+    get_file(Target::Moto, key, &args)
 }
 
 fn assert_refused(key: &str, extra: &[&str], what: &str, needle: &str) {
-    let (assert, dir) = get_file(key, extra);
+    let (assert, _, dir) = get(key, extra);
     assert
         .code(3)
         .stderr(predicate::str::contains("integrity").and(predicate::str::contains(needle)));
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left = leftovers(dir.path(), "");
     assert!(left.is_empty(), "{what}: left behind {left:?}");
 }
 
-async fn metadata_of(aws: &s3seal::aws::Aws, key: &str) -> HashMap<String, String> {
-    aws.s3
-        .head_object()
-        .bucket(&env().bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .metadata()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Stores `body` with `metadata` at `key` (a plain PutObject).
-async fn store(
-    aws: &s3seal::aws::Aws,
-    key: &str,
-    body: Vec<u8>,
-    metadata: HashMap<String, String>,
-) {
-    aws.s3
-        .put_object()
-        .bucket(&env().bucket)
-        .key(key)
-        .body(body.into())
-        .set_metadata(Some(metadata))
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A copy of `src` at a new key, with body and metadata passed through `f`.
-async fn tampered_copy(
-    aws: &s3seal::aws::Aws,
+fn tampered_copy(
+    store: &Store,
     src: &str,
     name: &str,
     f: impl FnOnce(&mut Vec<u8>, &mut HashMap<String, String>),
 ) -> String {
-    let mut body = get_raw(aws, src).await;
-    let mut meta = metadata_of(aws, src).await;
+    let mut body = store.get_raw(src);
+    let mut meta = store.metadata(src);
     f(&mut body, &mut meta);
     let key = unique_key(name);
-    store(aws, &key, body, meta).await;
+    store.put_with_metadata(&key, body, meta);
     key
 }
 
@@ -208,11 +169,11 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
     write_with_official_client(&jobs);
 
     for job in &jobs {
-        let (assert, dir) = get_file(&job.key, &[]);
+        let (assert, dst, _dir) = get(&job.key, &[]);
         assert
             .success()
             .stderr(predicate::str::contains(format!("S3EC {}", job.format)));
-        let got = std::fs::read(dir.path().join("out.bin")).unwrap();
+        let got = std::fs::read(dst).unwrap();
         assert!(
             got == job.plain,
             "{} ({} bytes, {}): s3seal read {} bytes that differ",
@@ -223,7 +184,7 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
         );
         // The caller's context must match what is stored; a subset is enough.
         if !job.context.is_empty() {
-            let (assert, _dir) = get_file(&job.key, &["--context", "team=ops"]);
+            let (assert, _, _dir) = get(&job.key, &["--context", "team=ops"]);
             assert.success();
         }
     }
@@ -231,14 +192,20 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
     // stdout: refused without --buffer-to-temp (nothing written), verified with it.
     let small = &jobs[1];
     let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&small.key), "-"])
+        .args(["get", &s3_uri(&small.key), "-", "--allow-s3ec"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--buffer-to-temp"));
     assert!(out.get_output().stdout.is_empty());
     let big = &jobs[2];
     let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&big.key), "-", "--buffer-to-temp"])
+        .args([
+            "get",
+            &s3_uri(&big.key),
+            "-",
+            "--buffer-to-temp",
+            "--allow-s3ec",
+        ])
         .args(["--part-size", "1MiB", "--concurrency", "3"])
         .assert()
         .success();
@@ -246,10 +213,43 @@ fn reads_every_object_the_official_client_writes_byte_identical() {
 
     // Ranges cannot be authenticated in one GCM stream.
     s3seal(Target::Moto)
-        .args(["get", &s3_uri(&small.key), "-", "--range", "0-9"])
+        .args([
+            "get",
+            &s3_uri(&small.key),
+            "-",
+            "--range",
+            "0-9",
+            "--allow-s3ec",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("unauthenticated ranged read"));
+}
+
+type Tamper = Box<dyn FnOnce(&mut Vec<u8>, &mut HashMap<String, String>)>;
+
+/// Changes the first character of the (base64) metadata value `name`.
+fn flip_first(name: &'static str) -> Tamper {
+    Box::new(move |_, m| {
+        let d = m.get_mut(name).unwrap();
+        let first = if d.starts_with('A') { "B" } else { "A" };
+        d.replace_range(0..1, first);
+    })
+}
+
+/// Changes the context value "ops" to "dev" in the JSON metadata value `name`.
+fn ops_to_dev(name: &'static str) -> Tamper {
+    Box::new(move |_, m| {
+        let t = m.get_mut(name).unwrap();
+        *t = t.replace("\"ops\"", "\"dev\"");
+    })
+}
+
+/// Sets the metadata value `name` to `value`.
+fn set(name: &'static str, value: &'static str) -> Tamper {
+    Box::new(move |_, m| {
+        m.insert(name.into(), value.into());
+    })
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
 
     // Sanity: the untouched objects read.
     for k in [v3, v2, v3i] {
-        get_file(k, &[]).0.success();
+        get(k, &[]).0.success();
     }
 
     for k in [v3, v2, v3i] {
@@ -272,7 +272,6 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
         assert_refused(k, &["--context", "owner=ops"], "missing pair", "--context");
     }
 
-    type Tamper = Box<dyn FnOnce(&mut Vec<u8>, &mut HashMap<String, String>)>;
     let cases: Vec<(&str, &String, Tamper, &str)> = vec![
         (
             "v3 ciphertext bit",
@@ -307,67 +306,44 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
             Box::new(|b, _| b.push(0)),
             "GCM authentication tag",
         ),
-        (
-            "v3 commitment",
-            v3,
-            Box::new(|_, m| {
-                let d = m.get_mut("x-amz-d").unwrap();
-                let first = if d.starts_with('A') { "B" } else { "A" };
-                d.replace_range(0..1, first);
-            }),
-            "key commitment",
-        ),
-        (
-            "v3 message id",
-            v3,
-            Box::new(|_, m| {
-                let d = m.get_mut("x-amz-i").unwrap();
-                let first = if d.starts_with('A') { "B" } else { "A" };
-                d.replace_range(0..1, first);
-            }),
-            "key commitment",
-        ),
+        ("v3 commitment", v3, flip_first("x-amz-d"), "key commitment"),
+        ("v3 message id", v3, flip_first("x-amz-i"), "key commitment"),
         (
             "v3 stored context",
             v3,
-            Box::new(|_, m| {
-                let t = m.get_mut("x-amz-t").unwrap();
-                *t = t.replace("\"ops\"", "\"dev\"");
-            }),
+            ops_to_dev("x-amz-t"),
             "KMS could not decrypt",
         ),
         (
             "v2 matdesc",
             v2,
-            Box::new(|_, m| {
-                let t = m.get_mut("x-amz-matdesc").unwrap();
-                *t = t.replace("\"ops\"", "\"dev\"");
-            }),
+            ops_to_dev("x-amz-matdesc"),
             "KMS could not decrypt",
         ),
         (
             "v2 iv",
             v2,
-            Box::new(|_, m| {
-                m.insert("x-amz-iv".into(), "AAAAAAAAAAAAAAAA".into());
-            }),
+            set("x-amz-iv", "AAAAAAAAAAAAAAAA"),
             "GCM authentication tag",
         ),
         (
             "v2 to AES/CBC",
             v2,
-            Box::new(|_, m| {
-                m.insert("x-amz-cek-alg".into(), "AES/CBC/PKCS5Padding".into());
-            }),
+            set("x-amz-cek-alg", "AES/CBC/PKCS5Padding"),
             "AES/CBC",
         ),
         (
             "v2 to kms wrapping",
             v2,
-            Box::new(|_, m| {
-                m.insert("x-amz-wrap-alg".into(), "kms".into());
-            }),
+            set("x-amz-wrap-alg", "kms"),
             "`kms`",
+        ),
+        // A length that does not match the object: truncated or extended.
+        (
+            "v2 unencrypted length",
+            v2,
+            set("x-amz-unencrypted-content-length", "2999"),
+            "x-amz-unencrypted-content-length says 2999",
         ),
         (
             "v3 with a v2 key",
@@ -388,37 +364,54 @@ fn tampering_altered_metadata_legacy_modes_and_wrong_context_are_refused() {
             "v1 format",
         ),
     ];
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        for (what, src, f, needle) in cases {
-            let key = tampered_copy(&aws, src, "s3ec-tampered", f).await;
-            assert_refused(&key, &[], what, needle);
-        }
-        // The instruction file altered: context value changed, or a v2 key injected
-        // (downgrade through the instruction file).
-        let instr_key = format!("{v3i}.instruction");
-        let original = get_raw(&aws, &instr_key).await;
-        let mut json: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&original).unwrap();
-        let mut altered = json.clone();
-        let t = altered["x-amz-t"].as_str().unwrap().replace("ops", "dev");
-        altered.insert("x-amz-t".into(), t.into());
-        common::put_raw(&aws, &instr_key, serde_json::to_vec(&altered).unwrap()).await;
-        assert_refused(v3i, &[], "instruction context", "KMS could not decrypt");
-        let k = json["x-amz-3"].clone();
-        json.insert("x-amz-key-v2".into(), k);
-        common::put_raw(&aws, &instr_key, serde_json::to_vec(&json).unwrap()).await;
-        assert_refused(v3i, &[], "instruction downgrade", "mixes format versions");
-        // Instruction file gone.
-        aws.s3
-            .delete_object()
-            .bucket(&env().bucket)
-            .key(&instr_key)
-            .send()
-            .await
-            .unwrap();
-        assert_refused(v3i, &[], "instruction missing", "does not exist");
-    });
+    let store = Store::moto();
+    for (what, src, f, needle) in cases {
+        let key = tampered_copy(&store, src, "s3ec-tampered", f);
+        assert_refused(&key, &[], what, needle);
+    }
+    // A raw (non-KMS) keyring: not an integrity failure but a usage error (exit 2) pointing
+    // at the S3 Encryption Client, and nothing written.
+    let raw = tampered_copy(
+        &store,
+        v2,
+        "s3ec-raw-keyring",
+        set("x-amz-wrap-alg", "AES/GCM"),
+    );
+    let (assert, _, dir) = get(&raw, &[]);
+    assert
+        .code(2)
+        .stderr(predicate::str::contains("raw keyring"));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "raw keyring: something was written"
+    );
+    // The instruction file altered: context value changed, or a v2 key injected
+    // (downgrade through the instruction file).
+    let instr_key = format!("{v3i}.instruction");
+    let original = store.get_raw(&instr_key);
+    let mut json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&original).unwrap();
+    let mut altered = json.clone();
+    let t = altered["x-amz-t"].as_str().unwrap().replace("ops", "dev");
+    altered.insert("x-amz-t".into(), t.into());
+    store.put_raw(&instr_key, serde_json::to_vec(&altered).unwrap());
+    assert_refused(v3i, &[], "instruction context", "KMS could not decrypt");
+    let k = json["x-amz-3"].clone();
+    json.insert("x-amz-key-v2".into(), k);
+    store.put_raw(&instr_key, serde_json::to_vec(&json).unwrap());
+    assert_refused(v3i, &[], "instruction downgrade", "mixes format versions");
+    // Instruction file gone.
+    store.delete(&instr_key);
+    assert_refused(v3i, &[], "instruction missing", "does not exist");
+}
+
+/// `migrate` of `key` on moto to the test KMS alias, plus `extra`.
+fn migrate(key: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    s3seal(Target::Moto)
+        .args(["migrate", &s3_uri(key), "--kms-key-id", &env().kms_alias])
+        .args(["--expected-kms-key-id", &env().kms_arn])
+        .args(extra)
+        .assert()
 }
 
 #[test]
@@ -431,102 +424,61 @@ fn migrate_round_trips_and_refuses_what_it_cannot_verify() {
     ];
     write_with_official_client(&jobs);
     for job in &jobs[..3] {
-        s3seal(Target::Moto)
-            .args([
-                "migrate",
-                &s3_uri(&job.key),
-                "--kms-key-id",
-                &env().kms_alias,
-            ])
-            .args([
+        migrate(
+            &job.key,
+            &[
                 "--context",
                 "team=ops",
                 "--posture",
                 "off",
                 "--part-size",
                 "5MiB",
-            ])
-            .assert()
-            .success()
-            .stderr(predicate::str::contains("read back and compared"));
-        let (assert, dir) = get_file(&job.key, &["--context", "app=s3seal-e2e"]);
+            ],
+        )
+        .success()
+        .stderr(predicate::str::contains("read back and compared"));
+        let (assert, dst, _dir) = get(&job.key, &["--context", "app=s3seal-e2e"]);
         assert
             .success()
             .stderr(predicate::str::contains("chunks verified"));
         assert!(
-            std::fs::read(dir.path().join("out.bin")).unwrap() == job.plain,
+            std::fs::read(dst).unwrap() == job.plain,
             "{} differs after migrate",
             job.key
         );
     }
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let stored = get_raw(&aws, &jobs[0].key).await;
-        assert_eq!(&stored[..8], s3seal::format::MAGIC.as_slice());
-        let header = s3seal::format::ParsedHeader::parse(&stored).unwrap();
-        assert_eq!(header.fields.context.get("team"), Some("ops"));
-        assert!(
-            metadata_of(&aws, &jobs[0].key)
-                .await
-                .keys()
-                .all(|k| !k.starts_with("x-amz-")),
-            "S3EC metadata left on the migrated object"
-        );
-        let gone = aws
-            .s3
-            .head_object()
-            .bucket(&env().bucket)
-            .key(format!("{}.instruction", jobs[1].key))
-            .send()
-            .await;
-        assert!(gone.is_err(), "instruction file left behind");
-    });
+    let store = Store::moto();
+    let stored = store.get_raw(&jobs[0].key);
+    assert_eq!(&stored[..8], s3seal::format::MAGIC.as_slice());
+    let header = s3seal::format::ParsedHeader::parse(&stored).unwrap();
+    assert_eq!(header.fields.context.get("team"), Some("ops"));
+    assert!(
+        store
+            .metadata(&jobs[0].key)
+            .keys()
+            .all(|k| !k.starts_with("x-amz-")),
+        "S3EC metadata left on the migrated object"
+    );
+    let gone = store.head(&format!("{}.instruction", jobs[1].key));
+    assert!(gone.is_none(), "instruction file left behind");
     // Already migrated: refused, untouched.
-    s3seal(Target::Moto)
-        .args([
-            "migrate",
-            &s3_uri(&jobs[0].key),
-            "--kms-key-id",
-            &env().kms_alias,
-        ])
-        .args(["--posture", "off"])
-        .assert()
+    migrate(&jobs[0].key, &["--posture", "off"])
         .code(2)
         .stderr(predicate::str::contains("already an s3seal object"));
     // Wrong context or a tampered body: exit 3, the S3EC object stays as it was.
     let refused = &jobs[3];
-    s3seal(Target::Moto)
-        .args([
-            "migrate",
-            &s3_uri(&refused.key),
-            "--kms-key-id",
-            &env().kms_alias,
-        ])
-        .args(["--context", "team=dev", "--posture", "off"])
-        .assert()
-        .code(3);
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let mut body = get_raw(&aws, &refused.key).await;
-        let meta = metadata_of(&aws, &refused.key).await;
-        body[10] ^= 1;
-        store(&aws, &refused.key, body.clone(), meta.clone()).await;
-        drop(
-            s3seal(Target::Moto)
-                .args([
-                    "migrate",
-                    &s3_uri(&refused.key),
-                    "--kms-key-id",
-                    &env().kms_alias,
-                ])
-                .args(["--posture", "off"])
-                .assert()
-                .code(3)
-                .stderr(predicate::str::contains("GCM authentication tag")),
-        );
-        assert_eq!(get_raw(&aws, &refused.key).await, body, "object changed");
-        assert_eq!(metadata_of(&aws, &refused.key).await, meta);
-    });
+    migrate(&refused.key, &["--context", "team=dev", "--posture", "off"]).code(3);
+    let mut body = store.get_raw(&refused.key);
+    let meta = store.metadata(&refused.key);
+    body[10] ^= 1;
+    store.put_with_metadata(&refused.key, body.clone(), meta.clone());
+    drop(
+        migrate(&refused.key, &["--posture", "off"])
+            .code(3)
+            .stderr(predicate::str::contains("GCM authentication tag")),
+    );
+    assert_eq!(store.get_raw(&refused.key), body, "object changed");
+    assert_eq!(store.metadata(&refused.key), meta);
 }
 
 #[test]
@@ -550,18 +502,17 @@ fn inspect_and_verify_recognize_s3ec_objects() {
         assert_eq!(doc["s3ec"]["encryption_context"]["team"], "ops");
         s3seal(Target::Moto)
             .args(["verify", &s3_uri(&job.key), "--context", "team=ops"])
+            .arg("--allow-s3ec")
             .assert()
             .success()
             .stdout(predicate::str::contains("S3 Encryption Client"));
     }
-    let rt = rt();
-    let aws = rt.block_on(moto_aws());
-    let bad = rt.block_on(tampered_copy(&aws, &jobs[0].key, "tools-bad", |body, _| {
+    let bad = tampered_copy(&Store::moto(), &jobs[0].key, "tools-bad", |body, _| {
         let n = body.len();
         body[n / 2] ^= 1;
-    }));
+    });
     s3seal(Target::Moto)
-        .args(["verify", &s3_uri(&bad)])
+        .args(["verify", &s3_uri(&bad), "--allow-s3ec"])
         .assert()
         .code(3);
 }

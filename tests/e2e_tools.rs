@@ -6,27 +6,13 @@
 
 mod common;
 
-use common::{Target, data, env, get_raw, moto_aws, put_raw, s3_uri, s3seal, unique_key};
+use common::files::{get_stdout, put_file};
+use common::store::Store;
+use common::{Target, data, env, s3_uri, s3seal, unique_key};
 use predicates::prelude::*;
 
 const C: usize = 64 * 1024;
 const MIB: usize = 1024 * 1024;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
-fn put_file(plain: &[u8], key: &str, extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.bin");
-    std::fs::write(&src, plain).unwrap();
-    s3seal(Target::Moto)
-        .args(["put", src.to_str().unwrap(), &s3_uri(key)])
-        .args(["--kms-key-id", &env().kms_alias, "--chunk-size", "64KiB"])
-        .args(extra)
-        .assert()
-        .success();
-}
 
 fn inspect_json(src: &str) -> serde_json::Value {
     let out = s3seal(Target::Moto)
@@ -40,7 +26,7 @@ fn inspect_json(src: &str) -> serde_json::Value {
 fn inspect_an_object_a_local_file_and_a_foreign_object() {
     let plain = data(3 * C + 5, 601);
     let key = unique_key("inspect");
-    put_file(&plain, &key, &["--context", "team=ops"]);
+    put_file(Target::Moto, &plain, &key, &["--context", "team=ops"]);
     let json = inspect_json(&s3_uri(&key));
     assert_eq!(json["is_s3seal"], true);
     let h = &json["header"];
@@ -66,7 +52,8 @@ fn inspect_an_object_a_local_file_and_a_foreign_object() {
         .stdout(predicate::str::contains("team=ops"));
 
     // The same bytes as a local file: no AWS needed at all.
-    let raw = rt().block_on(async { get_raw(&moto_aws().await, &key).await });
+    let store = Store::moto();
+    let raw = store.get_raw(&key);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("object.s3seal");
     std::fs::write(&file, &raw).unwrap();
@@ -84,14 +71,7 @@ fn inspect_an_object_a_local_file_and_a_foreign_object() {
 
     // Not an s3seal object: said so, exit 0.
     let foreign = unique_key("inspect-foreign");
-    rt().block_on(async {
-        put_raw(
-            &moto_aws().await,
-            &foreign,
-            b"PK\x03\x04 just a zip".to_vec(),
-        )
-        .await;
-    });
+    store.put_raw(&foreign, b"PK\x03\x04 just a zip".to_vec());
     let json = inspect_json(&s3_uri(&foreign));
     assert_eq!(json["is_s3seal"], false);
     assert!(json.get("header").is_none());
@@ -107,7 +87,7 @@ fn inspect_an_object_a_local_file_and_a_foreign_object() {
 fn verify_passes_an_intact_object_and_names_a_bad_last_chunk() {
     let plain = data(3 * C + 5, 602);
     let key = unique_key("verify");
-    put_file(&plain, &key, &[]);
+    put_file(Target::Moto, &plain, &key, &[]);
     s3seal(Target::Moto)
         .args(["verify", &s3_uri(&key), "--part-size", "64KiB"])
         .assert()
@@ -118,13 +98,9 @@ fn verify_passes_an_intact_object_and_names_a_bad_last_chunk() {
     let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(before.is_empty());
 
-    let raw = rt().block_on(async {
-        let aws = moto_aws().await;
-        let mut raw = get_raw(&aws, &key).await;
+    let raw = Store::moto().tamper(&key, |raw| {
         let n = raw.len();
         raw[n - 20] ^= 0x01; // inside chunk 3, the last
-        put_raw(&aws, &key, raw.clone()).await;
-        raw
     });
     s3seal(Target::Moto)
         .current_dir(dir.path())
@@ -153,11 +129,8 @@ fn rewrap_a_multipart_object_with_server_side_copies() {
     // in two UploadPartCopy ranges.
     let plain = data(11 * MIB + 333, 603);
     let key = unique_key("rewrap");
-    put_file(
-        &plain,
-        &key,
-        &["--part-size", "5MiB", "--context", "team=ops"],
-    );
+    let extra = ["--part-size", "5MiB", "--context", "team=ops"];
+    put_file(Target::Moto, &plain, &key, &extra);
     let before = inspect_json(&s3_uri(&key));
     let old_wrapped_len = before["header"]["wrapped_key_len"].as_u64().unwrap();
     assert_eq!(before["header"]["kms_key_id"], env().kms_arn.as_str());
@@ -168,6 +141,8 @@ fn rewrap_a_multipart_object_with_server_side_copies() {
             &s3_uri(&key),
             "--kms-key-id",
             &env().other_kms_arn,
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .args(["--context", "team=operations-and-compliance"])
         .args(["--copy-part-size", "5MiB", "--concurrency", "2"])
@@ -184,7 +159,8 @@ fn rewrap_a_multipart_object_with_server_side_copies() {
     assert_eq!(h["message_id"], before["header"]["message_id"]);
     assert_eq!(h["length_matches"], true);
     // The header grew, so every chunk moved: the copies were byte ranges, not chunks.
-    assert!(h["header_len"].as_u64() > before["header"]["header_len"].as_u64());
+    let header_len = |doc: &serde_json::Value| doc["header_len"].as_u64().expect("header_len");
+    assert!(header_len(h) > header_len(&before["header"]));
     assert!(old_wrapped_len > 0);
 
     let dir = tempfile::tempdir().unwrap();
@@ -205,56 +181,29 @@ fn rewrap_a_multipart_object_with_server_side_copies() {
         .assert()
         .code(3);
 
-    rt().block_on(async {
-        let aws = moto_aws().await;
-        let raw = get_raw(&aws, &key).await;
-        let header = s3seal::format::ParsedHeader::parse(&raw).unwrap();
-        // The old key does not unwrap the new wrapped key; the new key does.
-        let with_old = aws
-            .kms
-            .decrypt()
-            .key_id(&env().kms_arn)
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
-                header.fields.wrapped_key.clone(),
-            ))
-            .set_encryption_context(Some(header.fields.context.to_map()))
-            .send()
-            .await;
-        assert!(with_old.is_err(), "the old key still unwraps the data key");
-        let with_new = aws
-            .kms
-            .decrypt()
-            .key_id(&env().other_kms_arn)
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
-                header.fields.wrapped_key.clone(),
-            ))
-            .set_encryption_context(Some(header.fields.context.to_map()))
-            .send()
-            .await;
-        assert!(with_new.is_ok());
-        let uploads = aws
-            .s3
-            .list_multipart_uploads()
-            .bucket(&env().bucket)
-            .prefix(&key)
-            .send()
-            .await
-            .unwrap();
-        assert!(uploads.uploads().is_empty(), "multipart upload left open");
-    });
+    let store = Store::moto();
+    let raw = store.get_raw(&key);
+    // The old key does not unwrap the new wrapped key; the new key does.
+    let with_old = store.unwrap_data_key(&raw, Some(&env().kms_arn));
+    assert!(with_old.is_err(), "the old key still unwraps the data key");
+    let with_new = store.unwrap_data_key(&raw, Some(&env().other_kms_arn));
+    assert!(with_new.is_ok());
+    assert_eq!(store.open_uploads(&key), 0, "multipart upload left open");
 }
 
 #[test]
 fn rewrap_a_small_object_and_refuse_what_it_must_not_touch() {
     let plain = data(2 * C + 1, 604);
     let key = unique_key("rewrap-small");
-    put_file(&plain, &key, &["--context", "app=x"]);
+    put_file(Target::Moto, &plain, &key, &["--context", "app=x"]);
     s3seal(Target::Moto)
         .args([
             "rewrap",
             &s3_uri(&key),
             "--kms-key-id",
             "alias/s3seal-other",
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .assert()
         .success()
@@ -263,39 +212,31 @@ fn rewrap_a_small_object_and_refuse_what_it_must_not_touch() {
     assert_eq!(json["header"]["kms_key_id"], env().other_kms_arn.as_str());
     // User pairs are kept when no --context is given.
     assert_eq!(json["header"]["encryption_context"]["app"], "x");
-    let out = s3seal(Target::Moto)
-        .args(["get", &s3_uri(&key), "-", "--context", "app=x"])
-        .assert()
-        .success();
-    assert!(out.get_output().stdout == plain);
+    let out = get_stdout(Target::Moto, &s3_uri(&key), &["--context", "app=x"]);
+    assert!(out == plain);
 
     // A tampered header is refused before anything is written.
     let tampered = unique_key("rewrap-tampered");
-    put_file(&plain, &tampered, &[]);
-    let raw = rt().block_on(async {
-        let aws = moto_aws().await;
-        let mut raw = get_raw(&aws, &tampered).await;
-        raw[20] ^= 0x01; // plaintext length
-        put_raw(&aws, &tampered, raw.clone()).await;
-        raw
-    });
+    put_file(Target::Moto, &plain, &tampered, &[]);
+    let store = Store::moto();
+    let raw = store.tamper(&tampered, |raw| raw[20] ^= 0x01); // plaintext length
     s3seal(Target::Moto)
         .args([
             "rewrap",
             &s3_uri(&tampered),
             "--kms-key-id",
             &env().other_kms_arn,
+            "--expected-kms-key-id",
+            &env().kms_arn,
         ])
         .assert()
         .code(3);
-    let still = rt().block_on(async { get_raw(&moto_aws().await, &tampered).await });
+    let still = store.get_raw(&tampered);
     assert!(still == raw, "a refused rewrap changed the object");
 
     // Not an s3seal object.
     let foreign = unique_key("rewrap-foreign");
-    rt().block_on(async {
-        put_raw(&moto_aws().await, &foreign, b"hello".to_vec()).await;
-    });
+    store.put_raw(&foreign, b"hello".to_vec());
     s3seal(Target::Moto)
         .args([
             "rewrap",

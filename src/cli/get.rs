@@ -8,12 +8,14 @@ use clap::Args;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::open::{OpenRequest, Opened, open};
+use s3seal::pins::printable;
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::transfer::download::{DownloadRequest, Sink, StoreObject};
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
+use super::pins::PinArgs;
 use super::{GlobalArgs, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
@@ -43,6 +45,13 @@ pub struct GetArgs {
     /// stream it only after the object's single GCM tag verified
     #[arg(long)]
     buffer_to_temp: bool,
+    /// Also read objects of the AWS S3 Encryption Client. They are authenticated, but not
+    /// bound to their bucket and key: anyone who can copy objects in the bucket can swap one
+    /// S3EC object for another (or for an s3seal object) unnoticed
+    #[arg(long)]
+    allow_s3ec: bool,
+    #[command(flatten)]
+    pins: PinArgs,
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
@@ -94,15 +103,18 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     };
     let aws = s3seal::aws::connect(&settings).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
+    let pins = args.pins.resolve(&keyring).await?;
     let request = OpenRequest {
         download: DownloadRequest {
             expected_context: args.context,
             allow_relocated: args.allow_relocated,
+            pins,
             range: args.range,
             concurrency: args.concurrency,
             unit_bytes: args.part_size,
         },
         buffer_to_temp: args.buffer_to_temp,
+        allow_s3ec: args.allow_s3ec,
     };
     let progress = progress::reporter(args.quiet, "opening");
     let (shown, opened) = match (url_reader, src) {
@@ -115,7 +127,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         (None, Some(location)) => {
             let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
             let reader = StoreObject::new(Arc::clone(&store), location.clone());
-            // Objects written by the AWS S3 Encryption Client are read too.
+            // Objects written by the AWS S3 Encryption Client are read too, with --allow-s3ec.
             let opened = open(
                 &reader,
                 Some(&*store),
@@ -145,16 +157,18 @@ fn summary(src: &str, opened: &Opened) -> String {
     };
     match opened {
         Opened::S3seal(o) => format!(
-            "opened {src} -> {} ({} bytes, {} chunks verified)",
+            "opened {src} -> {} ({} bytes, {} chunks verified; KMS key {})",
             dest(&o.destination),
             o.bytes_written,
-            o.chunks_verified
+            o.chunks_verified,
+            printable(&o.kms_key_arn)
         ),
         Opened::S3ec(o) => format!(
-            "opened {src} ({}) -> {} ({} bytes, GCM tag verified)",
+            "opened {src} ({} object, NOT bound to its location) -> {} ({} bytes, GCM tag verified; KMS key {})",
             o.format,
             dest(&o.destination),
-            o.bytes_written
+            o.bytes_written,
+            printable(o.kms_key_arn.as_deref().unwrap_or("unknown"))
         ),
     }
 }

@@ -11,11 +11,13 @@ use s3seal::format::ChunkSize;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::migrate::{MigrateRequest, Migration};
+use s3seal::pins::printable;
 use s3seal::store::SdkStore;
 use s3seal::transfer::download::DEFAULT_RANGE_BYTES;
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
+use super::pins::PinArgs;
 use super::posture::{OwnerArgs, PostureMode, gate};
 use super::{GlobalArgs, parse_pair, parse_size, progress};
 
@@ -59,6 +61,8 @@ pub struct MigrateArgs {
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    pins: PinArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Result<()> {
@@ -97,6 +101,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
         concurrency: args.concurrency,
         temp_dir,
         keep_instruction_file: args.keep_instruction_file,
+        pins: args.pins.resolve(&keyring).await?,
     };
     let quiet = args.quiet;
     let done = migration
@@ -109,8 +114,9 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
         .await?;
     if !quiet {
         eprintln!(
-            "migrated {location} from {} to s3seal ({} bytes plaintext, {} bytes stored; KMS key {}; read back and compared{})",
+            "migrated {location} from {} (KMS key {}) to s3seal ({} bytes plaintext, {} bytes stored; KMS key {}; read back and compared{})",
             done.old_format,
+            printable(done.old_kms_key_arn.as_deref().unwrap_or("unknown")),
             done.plaintext_len,
             done.ciphertext_len,
             done.kms_key_arn,

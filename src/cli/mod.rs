@@ -7,6 +7,7 @@ mod exit;
 mod get;
 mod inspect;
 mod migrate;
+mod pins;
 mod posture;
 mod presign;
 mod progress;

@@ -9,10 +9,12 @@ use s3seal::location::ObjectLocation;
 use s3seal::ops::rewrap::{
     DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
 };
+use s3seal::pins::printable;
 use s3seal::store::SdkStore;
 use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
+use super::pins::PinArgs;
 use super::{GlobalArgs, parse_pair, parse_size};
 
 #[derive(Args, Debug)]
@@ -41,6 +43,8 @@ pub struct RewrapArgs {
     /// No summary
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    pins: PinArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Result<()> {
@@ -56,7 +60,9 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         Some(args.context)
     };
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
     let request = RewrapRequest {
+        pins: args.pins.resolve(&keyring).await?,
         location,
         new_kms_key_id: args.kms_key_id,
         new_context,
@@ -65,13 +71,12 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         concurrency: args.concurrency,
     };
     let store = Arc::new(SdkStore::new(aws.s3.clone(), None));
-    let keyring = KmsKeyring::new(aws.kms.clone());
     let outcome = rewrap(store, &keyring, &request, cancel).await?;
     if !args.quiet {
         eprintln!(
             "rewrapped {}: KMS key {} -> {}; header {} -> {} bytes; {}",
             request.location,
-            outcome.old_kms_key_id,
+            printable(&outcome.old_kms_key_id),
             outcome.new_kms_key_id,
             outcome.old_header_len,
             outcome.new_header_len,

@@ -8,6 +8,7 @@ use clap::Args;
 use s3seal::kms::KmsKeyring;
 use s3seal::ops::open::Opened;
 use s3seal::ops::verify::{VerifyRequest, verify};
+use s3seal::pins::printable;
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::transfer::download::{LocalFile, StoreObject};
@@ -15,6 +16,7 @@ use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
 use super::inspect::SrcKind;
+use super::pins::PinArgs;
 use super::{GlobalArgs, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
@@ -27,6 +29,12 @@ pub struct VerifyArgs {
     /// Accept an object that was written for another bucket/key (implied for a local file)
     #[arg(long)]
     allow_relocated: bool,
+    /// Also verify objects of the AWS S3 Encryption Client (authenticated, but not bound to
+    /// their bucket and key)
+    #[arg(long)]
+    allow_s3ec: bool,
+    #[command(flatten)]
+    pins: PinArgs,
     /// Ranged reads in flight [default: 2 per core, 4 to 8]
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
@@ -55,6 +63,8 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
     let aws = s3seal::aws::connect(&settings).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let request = VerifyRequest {
+        pins: args.pins.resolve(&keyring).await?,
+        allow_s3ec: args.allow_s3ec,
         expected_context: args.context,
         allow_relocated: args.allow_relocated || file_reader.is_some(),
         concurrency: args.concurrency,
@@ -79,13 +89,14 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
                 kind.display(),
                 outcome.plaintext_len,
                 outcome.chunks_verified,
-                outcome.kms_key_arn
+                printable(&outcome.kms_key_arn)
             ),
             Opened::S3ec(done) => println!(
-                "intact: {} (S3 Encryption Client {} object, {} bytes of plaintext, tag verified)",
+                "intact: {} (S3 Encryption Client {} object, NOT bound to its location; {} bytes of plaintext, tag verified; KMS key {})",
                 kind.display(),
                 done.format,
-                done.plaintext_len
+                done.plaintext_len,
+                printable(done.kms_key_arn.as_deref().unwrap_or("unknown"))
             ),
         }
     }

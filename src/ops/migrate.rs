@@ -4,7 +4,9 @@
 //!    the caller may check the bucket's posture before anything is written;
 //! 2. decrypt and verify the old object into a private temporary file;
 //! 3. refuse to overwrite an object that changed meanwhile (its ETag);
-//! 4. re-encrypt in place with the old object's context pairs (the usual upload pipeline);
+//! 4. re-encrypt in place with the old object's context pairs (the usual upload pipeline),
+//!    as a conditional write (`If-Match` the ETag read in step 1), so a writer that replaced
+//!    the object meanwhile wins and nothing is overwritten;
 //! 5. read the new object back and compare it with the verified plaintext;
 //! 6. delete the instruction file, which belonged to the old object (unless asked not to).
 
@@ -17,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::format::{ChunkSize, MAGIC};
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
+use crate::pins::KeyPins;
 use crate::s3ec::{self, Envelope, MetadataLocation, S3ecFormat, S3ecRequest};
 use crate::store::ObjectStore;
 use crate::transfer::download::{
@@ -41,6 +44,10 @@ pub struct MigrateRequest {
     /// Where the verified plaintext waits while it is re-encrypted.
     pub temp_dir: PathBuf,
     pub keep_instruction_file: bool,
+    /// The KMS keys trusted to have wrapped the old object's data key. Required: without
+    /// pins, migrate refuses and names the key KMS unwrapped with (it would otherwise
+    /// re-encrypt a planted object under the operator's own key).
+    pub pins: KeyPins,
 }
 
 /// What was done.
@@ -50,6 +57,8 @@ pub struct MigrateOutcome {
     pub plaintext_len: u64,
     pub ciphertext_len: u64,
     pub kms_key_arn: String,
+    /// The KMS key that unwrapped the old object's data key, as KMS reported it.
+    pub old_kms_key_arn: Option<String>,
     pub removed_instruction: bool,
 }
 
@@ -134,6 +143,7 @@ impl Migration {
             buffer_to_temp: true,
             concurrency: request.concurrency,
             unit_bytes: DEFAULT_RANGE_BYTES,
+            pins: request.pins.clone().required(),
         };
         let (plain, opened) = s3ec::open_to_temp(
             keyring,
@@ -171,7 +181,7 @@ impl Migration {
             chunk_size: request.chunk_size,
             part_size: request.part_size.max(5 << 20),
             concurrency: request.concurrency,
-            if_match: None,
+            if_match: etag.clone(),
         };
         let stored = upload(
             Arc::clone(&self.store),
@@ -195,6 +205,7 @@ impl Migration {
             &DownloadRequest {
                 expected_context: context,
                 allow_relocated: false,
+                pins: KeyPins::from_arns(vec![stored.kms_key_arn.clone()]),
                 range: None,
                 concurrency: request.concurrency,
                 unit_bytes: DEFAULT_RANGE_BYTES,
@@ -238,6 +249,7 @@ impl Migration {
             plaintext_len: stored.plaintext_len,
             ciphertext_len: stored.ciphertext_len,
             kms_key_arn: stored.kms_key_arn,
+            old_kms_key_arn: opened.kms_key_arn.clone(),
             removed_instruction,
         })
     }

@@ -15,3 +15,6 @@ pub mod migrate;
 pub mod open;
 pub mod rewrap;
 pub mod verify;
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,15 @@
 //! `open`: read an object to a file, stdout, or nowhere (verify). Which reader serves it is
 //! decided once, from the first response (its bytes and user metadata), and returned as a
 //! type ([`ObjectKind`]): an s3seal object goes to the download pipeline, an object of the S3
-//! Encryption Client to [`crate::s3ec`] (only where S3EC objects are allowed: `s3://` objects,
-//! whose instruction files can be read). The first response is reused, so recognising an
-//! object costs no extra request.
+//! Encryption Client to [`crate::s3ec`] (only where S3EC objects can be read: `s3://` objects,
+//! whose instruction files can be read, and only when the caller allows them: an S3EC object
+//! is not bound to its location, so anyone who can copy objects in the bucket could swap one
+//! in for an s3seal object). The first response is reused, so recognising an object costs no
+//! extra request.
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::MAGIC;
 use crate::kms::Keyring;
 use crate::s3ec::{self, Envelope, S3ecOutcome, S3ecRequest};
@@ -33,6 +35,8 @@ pub struct OpenRequest {
     /// S3EC objects to stdout: decrypt into a private temporary file first, stream it once
     /// its single tag verified.
     pub buffer_to_temp: bool,
+    /// Read S3 Encryption Client objects (unbound to their location); refused otherwise.
+    pub allow_s3ec: bool,
 }
 
 /// What was read, by which reader.
@@ -80,6 +84,16 @@ pub async fn open(
                 .await
                 .map(Opened::S3seal)
         }
+        ObjectKind::S3ec(envelope) if !request.allow_s3ec => Err(Error::integrity(
+            format!(
+                "{} is an S3 Encryption Client ({}) object, not an s3seal object; S3EC objects are not bound to their bucket and key, so it may have been copied here from elsewhere",
+                reader.location(),
+                envelope.format
+            ),
+            Some(
+                "pass --allow-s3ec to read it anyway (it is then authenticated, but not its location), or migrate it with `s3seal migrate`".into(),
+            ),
+        )),
         ObjectKind::S3ec(envelope) => {
             let s3ec_request = S3ecRequest {
                 expected_context: download.expected_context.clone(),
@@ -87,6 +101,7 @@ pub async fn open(
                 buffer_to_temp: request.buffer_to_temp,
                 concurrency: download.concurrency,
                 unit_bytes: download.unit_bytes,
+                pins: download.pins.clone(),
             };
             s3ec::open_envelope(
                 keyring,

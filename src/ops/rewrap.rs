@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::format::{EncryptionContext, FormatError, HeaderFields, ParsedHeader};
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
+use crate::pins::KeyPins;
 use crate::store::{CopySource, ObjectStore, WriteOptions, or_abort};
 use crate::transfer::Cancel;
 use crate::transfer::download::{
@@ -51,6 +52,10 @@ pub struct RewrapRequest {
     /// Bytes per UploadPartCopy (5 MiB to 5 GiB; grown to stay within 10,000 parts).
     pub copy_part_bytes: u64,
     pub concurrency: usize,
+    /// The KMS keys trusted to have wrapped the object's data key. Required: without pins,
+    /// rewrap refuses and names the key it found (it would otherwise launder a planted
+    /// object under the operator's own key).
+    pub pins: KeyPins,
 }
 
 /// What was done.
@@ -113,6 +118,7 @@ pub async fn rewrap(
             range: None,
             concurrency: 1,
             unit_bytes: 1,
+            pins: request.pins.clone().required(),
         },
     )?;
     let old_layout = parsed.layout();
@@ -139,6 +145,9 @@ pub async fn rewrap(
             &new_context,
         )
         .await?;
+    request
+        .pins
+        .check_reported(rewrapped.source_key_arn.as_deref())?;
     let new_key_arn = rewrapped.key_arn;
 
     // The data key, unwrapped by the new key: it must authenticate the old header, which
@@ -152,7 +161,8 @@ pub async fn rewrap(
     let new_header = {
         let data_key = keyring
             .decrypt(&new_key_arn, &new_fields.wrapped_key, &new_fields.context)
-            .await?;
+            .await?
+            .key;
         let verified = parsed.verify(&data_key)?;
         let header = new_fields.seal(verified.keys())?;
         // Self-check before anything is written.
@@ -172,7 +182,8 @@ pub async fn rewrap(
                 .clone()
                 .unwrap_or_else(|| new_key_arn.clone()),
         ),
-        if_match: None,
+        // Only over the object read at the start: a concurrent writer's newer object wins.
+        if_match: etag.clone(),
     };
 
     // Part 1 (or the whole object): new header + the first bytes of the old body.
@@ -247,7 +258,7 @@ pub async fn rewrap(
         parts.push(first_part);
         parts.sort_by_key(|p| p.number);
         store
-            .complete_multipart_upload(location, &upload_id, &parts, None)
+            .complete_multipart_upload(location, &upload_id, &parts, etag.as_deref())
             .await?;
         Ok(())
     })

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::open::{OpenRequest, Opened, open};
 use crate::error::Result;
 use crate::kms::Keyring;
+use crate::pins::KeyPins;
 use crate::store::ObjectStore;
 use crate::transfer::download::{DownloadRequest, RangeReader, Sink};
 use crate::transfer::{Cancel, Progress};
@@ -23,6 +24,10 @@ pub struct VerifyRequest {
     pub concurrency: usize,
     /// Bytes per ranged read.
     pub unit_bytes: u64,
+    /// The KMS keys trusted to have wrapped the data key.
+    pub pins: KeyPins,
+    /// Verify S3 Encryption Client objects too (their location is not authenticated).
+    pub allow_s3ec: bool,
 }
 
 /// Checks every byte of the object behind `reader`; `Ok` only if it is intact.
@@ -41,8 +46,10 @@ pub async fn verify(
             range: None,
             concurrency: request.concurrency,
             unit_bytes: request.unit_bytes,
+            pins: request.pins.clone(),
         },
         buffer_to_temp: false,
+        allow_s3ec: request.allow_s3ec,
     };
     let opened = open(
         reader,

@@ -19,6 +19,7 @@ use super::keys::{self, ContentKey, SUITE_V3_ID_BYTES, V3_IV};
 use super::metadata::{Content, Envelope, MetadataLocation, S3ecFormat};
 use crate::error::{Error, Result};
 use crate::kms::Keyring;
+use crate::pins::KeyPins;
 use crate::transfer::download::{FirstRange, RangeReader, Sink, TempFile, resolve_destination};
 use crate::transfer::{Cancel, Progress, on_cpu_pool};
 
@@ -34,6 +35,8 @@ pub struct S3ecRequest {
     pub concurrency: usize,
     /// Bytes per ranged GET.
     pub unit_bytes: u64,
+    /// The KMS keys trusted to have wrapped the data key: given to Decrypt as its `KeyId`.
+    pub pins: KeyPins,
 }
 
 /// What was read.
@@ -129,8 +132,9 @@ async fn decrypt_into<W: AsyncWrite + Unpin>(
     let total = first.total();
     let ct_len = ciphertext_len(envelope, total)?;
     check_expected_context(envelope, &request.expected_context)?;
-    let unwrapped = keyring
-        .decrypt_foreign(&envelope.wrapped_key, &envelope.context)
+    let unwrapped = request
+        .pins
+        .unwrap_foreign(keyring, &envelope.wrapped_key, &envelope.context)
         .await?;
     let mut decryptor = content_cipher(envelope, unwrapped.key.expose())?;
     drop(unwrapped.key);

@@ -136,6 +136,14 @@ fn service_error(operation: &str, location: &ObjectLocation, code: &str, detail:
                 "the caller needs {permission} on this bucket (and kms permissions for SSE-KMS)"
             ),
         ),
+        "PreconditionFailed" if matches!(operation, "PutObject" | "CompleteMultipartUpload") => {
+            Error::runtime_hint(
+                format!(
+                    "{location} was replaced by another writer after it was read ({detail}); the conditional write lost the race and nothing was written"
+                ),
+                "inspect the new object, then run the command again if it still needs it",
+            )
+        }
         "PreconditionFailed" => Error::runtime_hint(
             format!("{location} changed while it was being read ({detail})"),
             "the object was overwritten during the download; run the command again",

@@ -109,6 +109,13 @@ fn copy_source(location: &ObjectLocation) -> String {
     out
 }
 
+fn receipt(etag: Option<&str>, version_id: Option<&str>) -> PutReceipt {
+    PutReceipt {
+        etag: etag.map(str::to_string),
+        version_id: version_id.map(str::to_string),
+    }
+}
+
 fn completed(parts: &[PartReceipt]) -> CompletedMultipartUpload {
     let parts = parts
         .iter()
@@ -212,10 +219,7 @@ impl ObjectStore for SdkStore {
             .send()
             .await
             .map_err(|e| s3_error("PutObject", location, e))?;
-        Ok(PutReceipt {
-            etag: out.e_tag().map(str::to_string),
-            version_id: out.version_id().map(str::to_string),
-        })
+        Ok(receipt(out.e_tag(), out.version_id()))
     }
 
     async fn create_multipart_upload(
@@ -311,10 +315,7 @@ impl ObjectStore for SdkStore {
             .send()
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", location, e))?;
-        Ok(PutReceipt {
-            etag: out.e_tag().map(str::to_string),
-            version_id: out.version_id().map(str::to_string),
-        })
+        Ok(receipt(out.e_tag(), out.version_id()))
     }
 
     async fn abort_multipart_upload(

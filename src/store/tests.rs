@@ -11,7 +11,7 @@ use super::failure::{Call, FailureStore, Fault};
 use super::memory::MemoryStore;
 use crate::error::{Error, Result};
 use crate::format::{ChunkSize, DataKey, EncryptionContext};
-use crate::kms::{ForeignKey, Keyring, NewDataKey, Rewrapped};
+use crate::kms::{ForeignKey, Keyring, NewDataKey, Rewrapped, Unwrapped};
 use crate::location::ObjectLocation;
 use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
 use crate::transfer::upload::{UploadRequest, upload};
@@ -54,18 +54,26 @@ impl Keyring for LocalKeyring {
         _key_id: &str,
         wrapped: &[u8],
         _context: &EncryptionContext,
-    ) -> Result<DataKey> {
+    ) -> Result<Unwrapped> {
         self.decrypts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(DataKey::from_slice(&xor(wrapped))?)
+        Ok(Unwrapped {
+            key: DataKey::from_slice(&xor(wrapped))?,
+            key_arn: Some(ARN.into()),
+        })
     }
 
     async fn decrypt_foreign(
         &self,
         _wrapped: &[u8],
         _context: &BTreeMap<String, String>,
+        _key_id: Option<&str>,
     ) -> Result<ForeignKey> {
         Err(Error::runtime("not used by these tests"))
+    }
+
+    async fn describe_key(&self, _key_id: &str) -> Result<String> {
+        Ok(ARN.into())
     }
 
     async fn reencrypt(
@@ -130,6 +138,7 @@ async fn get_from(
     let request = DownloadRequest {
         expected_context: vec![],
         allow_relocated: false,
+        pins: crate::pins::KeyPins::unpinned(),
         range: None,
         concurrency: 2,
         unit_bytes: 2 * MIB as u64,
@@ -162,66 +171,57 @@ async fn round_trip_through_the_memory_store() {
     assert_eq!(get(store, dir.path()).await.unwrap(), data);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_part_aborts_the_upload_and_returns_the_original_error() {
-    let store = Arc::new(FailureStore::new(MemoryStore::new()).fault(
-        Call::UploadPart,
-        2,
-        1,
-        Fault::Permanent,
-    ));
+/// Uploads 12 MiB in three parts through a store with `faults`; it must fail with the error
+/// of the first fault, having sent exactly one abort and left no upload and no object.
+async fn failed_upload(
+    faults: &[(Call, u32, Fault)],
+    error: &str,
+) -> Arc<FailureStore<MemoryStore>> {
+    let store = faults.iter().fold(
+        FailureStore::new(MemoryStore::new()),
+        |s, &(call, nth, fault)| s.fault(call, nth, 1, fault),
+    );
+    let store = Arc::new(store);
     let err = put(store.clone(), &plaintext(12 * MIB), Cancel::never())
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("injected failure of UploadPart #2"),
-        "{err}"
-    );
+    assert!(err.to_string().contains(error), "{err}");
     assert_eq!(store.calls(Call::AbortMultipartUpload), 1);
-    assert_eq!(store.inner().open_uploads(), 0);
     assert!(store.inner().object(&location()).is_none());
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_part_aborts_the_upload_and_returns_the_original_error() {
+    let store = failed_upload(
+        &[(Call::UploadPart, 2, Fault::Permanent)],
+        "injected failure of UploadPart #2",
+    )
+    .await;
+    assert_eq!(store.inner().open_uploads(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_abort_still_returns_the_original_error() {
-    let store = Arc::new(
-        FailureStore::new(MemoryStore::new())
-            .fault(Call::UploadPart, 1, 1, Fault::Permanent)
-            .fault(Call::AbortMultipartUpload, 1, 1, Fault::Permanent),
-    );
-    let err = put(store.clone(), &plaintext(12 * MIB), Cancel::never())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("injected failure of UploadPart #1"),
-        "{err}"
-    );
-    assert_eq!(store.calls(Call::AbortMultipartUpload), 1);
-    assert!(store.inner().object(&location()).is_none());
+    failed_upload(
+        &[
+            (Call::UploadPart, 1, Fault::Permanent),
+            (Call::AbortMultipartUpload, 1, Fault::Permanent),
+        ],
+        "injected failure of UploadPart #1",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_completion_aborts_the_upload() {
-    let store = Arc::new(FailureStore::new(MemoryStore::new()).fault(
-        Call::CompleteMultipartUpload,
-        1,
-        1,
-        Fault::Permanent,
-    ));
-    let err = put(store.clone(), &plaintext(12 * MIB), Cancel::never())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("injected failure of CompleteMultipartUpload #1"),
-        "{err}"
-    );
+    let store = failed_upload(
+        &[(Call::CompleteMultipartUpload, 1, Fault::Permanent)],
+        "injected failure of CompleteMultipartUpload #1",
+    )
+    .await;
     assert_eq!(store.calls(Call::UploadPart), 3);
-    assert_eq!(store.calls(Call::AbortMultipartUpload), 1);
     assert_eq!(store.inner().open_uploads(), 0);
-    assert!(store.inner().object(&location()).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,19 @@
 //! Shared by the end-to-end tests: the local servers' coordinates (from `scripts/local-aws.sh`,
-//! which `scripts/test.sh` starts), a command builder for the real `s3seal` binary, SDK clients
-//! for looking at what S3 really stored, and deterministic test data.
+//! which `scripts/test.sh` starts), a command builder for the real `s3seal` binary, and
+//! deterministic test data. The submodules hold the rest: SDK clients and what S3 really stored
+//! (`store`), files and commands (`files`), child processes and signals (`process`), the fault
+//! proxy (`proxy`) and the commands that go through it (`route`).
 //!
 //! No mocks: every call goes over HTTPS to moto or to the s3s-based server.
 
 #![allow(dead_code)]
+
+pub mod files;
+pub mod process;
+pub mod proxy;
+pub mod route;
+pub mod store;
+pub mod upload;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -127,46 +136,11 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-/// SDK clients on moto, for inspecting and tampering with what S3 stored.
-pub async fn moto_aws() -> s3seal::aws::Aws {
-    let e = env();
-    // SAFETY-free: the variables are read by aws-config; set once, same values everywhere.
-    s3seal::aws::connect(&s3seal::aws::AwsSettings {
-        endpoint_url: Some(e.moto.clone()),
-        ca_bundle: Some(e.ca.clone()),
-        region: Some("us-east-1".into()),
-        profile: None,
-    })
-    .await
-    .expect("connect to moto")
-}
-
-pub async fn get_raw(aws: &s3seal::aws::Aws, key: &str) -> Vec<u8> {
-    aws.s3
-        .get_object()
-        .bucket(&env().bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("raw GetObject")
-        .body
-        .collect()
-        .await
-        .expect("body")
-        .to_vec()
-}
-
-pub async fn put_raw(aws: &s3seal::aws::Aws, key: &str, bytes: Vec<u8>) {
-    aws.s3
-        .put_object()
-        .bucket(&env().bucket)
-        .key(key)
-        .body(bytes.into())
-        .send()
-        .await
-        .expect("raw PutObject");
-}
-
 pub fn s3_uri(key: &str) -> String {
     format!("s3://{}/{}", env().bucket, key)
+}
+
+/// A fresh multi-threaded runtime for the async parts of a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
 }

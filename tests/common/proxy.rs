@@ -18,166 +18,20 @@
 
 #![allow(dead_code)]
 
+mod rules;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+#[allow(unused_imports)] // not every test binary uses every name
+pub use rules::{AwsError, Dir, Fault, Match, Rule, S3Op};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// Which way bytes flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
-    /// Client to server: requests, part bodies.
-    Up,
-    /// Server to client: answers, GET bodies.
-    Down,
-}
-
-/// What goes wrong.
-#[derive(Clone, Debug)]
-pub enum Fault {
-    /// Reset both TCP connections once `after` bytes went `dir` on this connection (TCP) or in
-    /// this request's answer (HTTP, `dir` Down) or body (HTTP, `dir` Up).
-    Reset { dir: Dir, after: u64 },
-    /// Forward nothing more for `pause` once `after` bytes went `dir`, then carry on.
-    Stall {
-        dir: Dir,
-        after: u64,
-        pause: Duration,
-    },
-    /// HTTP only: answer with `status` and an AWS error body instead of forwarding.
-    Respond { status: u16, error: AwsError },
-}
-
-/// The error bodies the fault server can send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AwsError {
-    /// S3 XML `<Error><Code>..`.
-    S3(&'static str),
-    /// KMS JSON `{"__type": ..}`.
-    Kms(&'static str),
-}
-
-/// Which requests a rule applies to (HTTP layer; the TCP layer ignores it).
-#[derive(Clone, Debug, Default)]
-pub struct Match {
-    pub method: Option<&'static str>,
-    /// Substring of the request target (path and query).
-    pub target_has: Option<String>,
-    /// Substring the target must not have.
-    pub target_lacks: Option<String>,
-    /// (lower-case header name, substring of its value).
-    pub header_has: Option<(&'static str, String)>,
-    /// (lower-case header name): the header must be absent, or must not contain the value.
-    pub header_lacks: Option<(&'static str, String)>,
-}
-
-impl Match {
-    pub fn any() -> Match {
-        Match::default()
-    }
-
-    /// `UploadPart` (PUT with partNumber).
-    pub fn upload_part() -> Match {
-        Match {
-            method: Some("PUT"),
-            target_has: Some("partNumber=".into()),
-            ..Match::default()
-        }
-    }
-
-    /// `GetObject`.
-    pub fn get_object() -> Match {
-        Match {
-            method: Some("GET"),
-            header_has: Some(("range", "bytes=".into())),
-            ..Match::default()
-        }
-    }
-
-    /// A ranged `GetObject` after the first one (which reads from byte 0).
-    pub fn later_get_object() -> Match {
-        Match {
-            header_lacks: Some(("range", "bytes=0-".into())),
-            ..Match::get_object()
-        }
-    }
-
-    /// `CompleteMultipartUpload` (POST with uploadId).
-    pub fn complete_multipart() -> Match {
-        Match {
-            method: Some("POST"),
-            target_has: Some("uploadId=".into()),
-            ..Match::default()
-        }
-    }
-
-    /// A KMS operation, e.g. "GenerateDataKey" or "Decrypt".
-    pub fn kms(operation: &str) -> Match {
-        Match {
-            method: Some("POST"),
-            header_has: Some(("x-amz-target", format!("TrentService.{operation}"))),
-            ..Match::default()
-        }
-    }
-
-    fn matches(&self, head: &RequestHead) -> bool {
-        if let Some(m) = self.method
-            && m != head.method
-        {
-            return false;
-        }
-        if let Some(t) = &self.target_has
-            && !head.target.contains(t.as_str())
-        {
-            return false;
-        }
-        if let Some(t) = &self.target_lacks
-            && head.target.contains(t.as_str())
-        {
-            return false;
-        }
-        if let Some((name, value)) = &self.header_has
-            && !head
-                .header(name)
-                .is_some_and(|v| v.contains(value.as_str()))
-        {
-            return false;
-        }
-        if let Some((name, value)) = &self.header_lacks
-            && head
-                .header(name)
-                .is_some_and(|v| v.contains(value.as_str()))
-        {
-            return false;
-        }
-        true
-    }
-}
-
-/// A fault, where it applies, and how many times it may fire.
-#[derive(Clone, Debug)]
-pub struct Rule {
-    pub matcher: Match,
-    pub fault: Fault,
-    /// Budget; `u32::MAX` for a permanent fault.
-    pub times: u32,
-}
-
-impl Rule {
-    pub fn new(matcher: Match, fault: Fault, times: u32) -> Rule {
-        Rule {
-            matcher,
-            fault,
-            times,
-        }
-    }
-}
 
 struct Shared {
     rules: Mutex<Vec<Rule>>,
@@ -396,6 +250,10 @@ enum Step {
 }
 
 impl Meter {
+    fn new(dir: Dir) -> Meter {
+        Meter { dir, passed: 0 }
+    }
+
     fn step(&mut self, n: usize, shared: &Shared, http: Option<&RequestHead>) -> Step {
         let (dir, passed) = (self.dir, self.passed);
         let end = passed + n as u64;
@@ -431,14 +289,7 @@ fn arm_reset(stream: &TcpStream) {
 async fn pump_tcp(mut client: TcpStream, mut server: TcpStream, shared: Arc<Shared>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let mut up = Meter {
-        dir: Dir::Up,
-        passed: 0,
-    };
-    let mut down = Meter {
-        dir: Dir::Down,
-        passed: 0,
-    };
+    let (mut up, mut down) = (Meter::new(Dir::Up), Meter::new(Dir::Down));
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
     let mut ubuf = vec![0u8; 16 * 1024];
@@ -451,25 +302,27 @@ async fn pump_tcp(mut client: TcpStream, mut server: TcpStream, shared: Arc<Shar
         tokio::select! {
             r = cr.read(&mut ubuf), if up_open => match r {
                 Ok(0) | Err(_) => { up_open = false; let _ = sw.shutdown().await; }
-                Ok(n) => match forward(&mut up, &ubuf[..n], &mut sw, &shared, None).await {
-                    Ok(true) => {}
-                    Ok(false) => break true,
-                    Err(_) => break false,
-                },
+                Ok(n) => if let Some(reset) = verdict(forward(&mut up, &ubuf[..n], &mut sw, &shared, None).await) { break reset },
             },
             r = sr.read(&mut dbuf), if down_open => match r {
                 Ok(0) | Err(_) => { down_open = false; let _ = cw.shutdown().await; }
-                Ok(n) => match forward(&mut down, &dbuf[..n], &mut cw, &shared, None).await {
-                    Ok(true) => {}
-                    Ok(false) => break true,
-                    Err(_) => break false,
-                },
+                Ok(n) => if let Some(reset) = verdict(forward(&mut down, &dbuf[..n], &mut cw, &shared, None).await) { break reset },
             },
         }
     };
     if reset {
         arm_reset(cr.as_ref());
         arm_reset(sr.as_ref());
+    }
+}
+
+/// What a forwarded chunk means for the connection: `None` carry on, `Some(reset)` stop, and
+/// whether to reset it.
+fn verdict(forwarded: std::io::Result<bool>) -> Option<bool> {
+    match forwarded {
+        Ok(true) => None,
+        Ok(false) => Some(true),
+        Err(_) => Some(false),
     }
 }
 
@@ -720,14 +573,7 @@ async fn serve_http(
     }
     forwarded.extend_from_slice(b"Connection: close\r\n\r\n");
     server.write_all(&forwarded).await?;
-    let mut up = Meter {
-        dir: Dir::Up,
-        passed: 0,
-    };
-    let mut down = Meter {
-        dir: Dir::Down,
-        passed: 0,
-    };
+    let (mut up, mut down) = (Meter::new(Dir::Up), Meter::new(Dir::Down));
     let mut body_hash = Fnv::new();
     body_hash.update(&rest);
     let mut body_len = rest.len() as u64;
@@ -755,11 +601,7 @@ async fn serve_http(
             },
             r = sr.read(&mut dbuf) => match r {
                 Ok(0) | Err(_) => { let _ = cw.shutdown().await; break false; }
-                Ok(n) => match forward(&mut down, &dbuf[..n], &mut cw, &shared, Some(&head)).await {
-                    Ok(true) => {}
-                    Ok(false) => break true,
-                    Err(_) => break false,
-                },
+                Ok(n) => if let Some(reset) = verdict(forward(&mut down, &dbuf[..n], &mut cw, &shared, Some(&head)).await) { break reset },
             },
         }
     };

@@ -1,6 +1,6 @@
 //! The reader's checks, in the order `docs/FORMAT.md` gives them: the header's claims that
-//! need no key (reserved context, location binding, the caller's expected pairs) before any
-//! KMS call, then every chunk opened in place and authenticated.
+//! need no key (reserved context, location binding, the caller's expected pairs, the pinned
+//! KMS keys) before any KMS call, then every chunk opened in place and authenticated.
 
 use std::ops::Range;
 
@@ -12,7 +12,7 @@ use crate::format::{ChunkCipher, FormatError, Layout, ParsedHeader, TAG_LEN};
 use crate::location::ObjectLocation;
 
 /// Checks the header's claims that need no key: reserved context, location binding, the
-/// caller's expected pairs.
+/// caller's expected pairs, the pinned KMS keys.
 pub fn check_binding(
     parsed: &ParsedHeader,
     read_from: &ObjectLocation,
@@ -35,7 +35,7 @@ pub fn check_binding(
             Some("the object was written with a different context; check --context".into()),
         ));
     }
-    Ok(())
+    request.pins.check(&parsed.fields.key_id)
 }
 
 /// Opens the chunks `chunks` of one fetched range in place (in parallel on the CPU pool: call

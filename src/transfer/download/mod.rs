@@ -31,6 +31,7 @@ use super::{Cancel, Progress};
 use crate::error::{Error, Result};
 use crate::format::{Backend, ChunkCipher, FormatError, Layout, ParsedHeader, header};
 use crate::kms::Keyring;
+use crate::pins::KeyPins;
 
 pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject};
@@ -50,6 +51,8 @@ pub struct DownloadRequest {
     pub expected_context: Vec<(String, String)>,
     /// Accept an object whose header binds it to another bucket/key (a deliberate move).
     pub allow_relocated: bool,
+    /// The KMS keys trusted to have wrapped the data key (checked before any KMS call).
+    pub pins: KeyPins,
     /// Plaintext bytes wanted: start and inclusive end (None: to the end).
     pub range: Option<(u64, Option<u64>)>,
     pub concurrency: usize,
@@ -75,6 +78,7 @@ pub struct DownloadOutcome {
     pub plaintext_len: u64,
     pub bytes_written: u64,
     pub chunks_verified: u64,
+    /// The KMS key that unwrapped the data key (as KMS reported it).
     pub kms_key_arn: String,
     pub destination: Option<PathBuf>,
 }
@@ -149,11 +153,13 @@ pub async fn download_from(
     let parsed = ParsedHeader::parse(&first.bytes)?;
     check_binding(&parsed, reader.location(), request)?;
     let fields = parsed.fields.clone();
-    let data_key = keyring
+    let unwrapped = keyring
         .decrypt(&fields.key_id, &fields.wrapped_key, &fields.context)
         .await?;
-    let verified = parsed.verify(&data_key)?;
-    drop(data_key);
+    request.pins.check_reported(unwrapped.key_arn.as_deref())?;
+    let kms_key_arn = unwrapped.key_arn.unwrap_or_else(|| fields.key_id.clone());
+    let verified = parsed.verify(&unwrapped.key)?;
+    drop(unwrapped.key);
     let layout = verified.layout();
     layout.check_object_len(first.total())?;
     let cipher = Arc::new(verified.chunk_cipher(Backend::default()));
@@ -206,7 +212,7 @@ pub async fn download_from(
         plaintext_len: layout.plaintext_len(),
         bytes_written: written,
         chunks_verified: verified_chunks,
-        kms_key_arn: fields.key_id,
+        kms_key_arn,
         destination,
     })
 }
