@@ -1,5 +1,6 @@
 //! The config file against real servers: its envelope key is the one that wraps the data key,
-//! its posture mode is the gate's, and a flag overrides both. (tests/config.rs covers parsing,
+//! its posture mode is the gate's, its pinned keys decide which objects `get` trusts, and a flag
+//! overrides each. (tests/config.rs covers parsing,
 //! origins and errors without servers.)
 
 mod common;
@@ -53,4 +54,27 @@ fn config_key_and_posture_apply_and_flags_override_them() {
         stderr.contains(&format!("KMS key {}", e.other_kms_arn)),
         "{stderr}"
     );
+
+    // expected_kms_key_ids from the config: the object (under the other key now) is refused as
+    // planted (exit 3); a pin on the command line replaces the config's and it opens.
+    std::fs::write(
+        &config,
+        format!("[default]\nexpected_kms_key_ids = [\"{}\"]\n", e.kms_arn),
+    )
+    .unwrap();
+    let dst = dir.path().join("dst.bin");
+    let get = |extra: &[&str]| {
+        s3seal(Target::Moto)
+            .env("S3SEAL_CONFIG", &config)
+            .args(["get", &uri, dst.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = get(&[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(!dst.exists(), "a refused object was written");
+    let out = get(&["--expected-kms-key-id", &e.other_kms_arn]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
 }
