@@ -15,6 +15,14 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
+# tests/cli_docs.rs renders a generated man page with warnings on (man, else groff); it skips
+# that one check when neither exists. groff-base is small: install it when apt-get is at hand.
+if ! command -v man >/dev/null && ! command -v groff >/dev/null && command -v apt-get >/dev/null; then
+    step "installing groff-base (man page rendering check)"
+    apt-get install -y --no-install-recommends groff-base >/dev/null 2>&1 \
+        || echo "test.sh: could not install groff-base; the man page rendering check will skip" >&2
+fi
+
 trap 'bash "$ROOT/scripts/local-aws.sh" stop' EXIT
 step "starting local AWS (moto + s3s-tls-server)"
 bash scripts/local-aws.sh start

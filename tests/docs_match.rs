@@ -19,6 +19,9 @@ fn help(args: &[&str]) -> String {
         .args(args)
         .arg("--help")
         .env("COLUMNS", "100")
+        // A config file on this machine would show its values as the defaults.
+        .env_remove("S3SEAL_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
         .output()
         .expect("run s3seal --help");
     assert!(out.status.success(), "s3seal {args:?} --help failed");

@@ -1,6 +1,8 @@
 //! The command line: clap definitions, the global AWS options, logging, Ctrl-C handling and
 //! the mapping from errors to messages and exit codes. One file per subcommand beside it.
 
+mod config;
+mod docs;
 mod exit;
 mod get;
 mod inspect;
@@ -55,6 +57,8 @@ pub struct GlobalArgs {
     /// More logging on stderr (-v, -vv, -vvv); RUST_LOG also works
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    progress: progress::ProgressArgs,
 }
 
 impl GlobalArgs {
@@ -87,6 +91,12 @@ enum Command {
     /// Re-encrypt an S3 Encryption Client (v2/v3) object into the s3seal format in place,
     /// verified before and after: s3seal migrate s3://BUCKET/KEY --kms-key-id ID
     Migrate(migrate::MigrateArgs),
+    /// The config file of defaults: `s3seal config show` prints each effective value and its origin
+    Config(config::ConfigArgs),
+    /// Print a shell completion script: s3seal completions bash|zsh|fish|powershell|elvish
+    Completions(docs::CompletionsArgs),
+    /// Print the man page, or write one per command: s3seal man --dir DIR
+    Man(docs::ManArgs),
 }
 
 /// `K=V`, for --context.
@@ -158,8 +168,12 @@ fn report(err: &Error) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, context) = match config::parse() {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     init_logging(cli.global.verbose);
+    progress::set_mode(cli.global.progress.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -195,6 +209,9 @@ pub fn main() -> ExitCode {
             Command::Migrate(args) => migrate::run(&cli.global, args, cancel)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Config(args) => config::run(&context, &args).map(|()| ExitCode::SUCCESS),
+            Command::Completions(args) => docs::completions(&args).map(|()| ExitCode::SUCCESS),
+            Command::Man(args) => docs::man(&args).map(|()| ExitCode::SUCCESS),
         }
     });
     // Leave no background work (idle connections, blocking readers on stdin) holding us up.

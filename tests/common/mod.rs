@@ -78,9 +78,19 @@ pub fn s3seal(target: Target) -> assert_cmd::Command {
         "AWS_PROFILE",
         "RUST_LOG",
         "S3SEAL_KMS_KEY_ID",
+        // The settings a config file or variable could default (src/cli/config.rs).
+        "S3SEAL_CONFIG",
+        "S3SEAL_EXPECTED_KMS_KEY_IDS",
+        "S3SEAL_POSTURE",
+        "S3SEAL_EXPECTED_OWNER",
+        "S3SEAL_TRUSTED_ACCOUNTS",
+        "S3SEAL_CONCURRENCY",
+        "S3SEAL_PART_SIZE",
     ] {
         cmd.env_remove(v);
     }
+    // No config file from the machine running the tests.
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent");
     cmd.env("AWS_REGION", "us-east-1")
         .env("AWS_CA_BUNDLE", &e.ca)
         .env("AWS_CONFIG_FILE", "/dev/null")
