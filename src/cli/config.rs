@@ -346,7 +346,19 @@ pub fn parse() -> std::result::Result<(Cli, Context), ExitCode> {
             return Err(ExitCode::from(exit::USAGE));
         }
     };
-    let matches = command(Some(&loaded)).get_matches_from(args);
+    let wants_json = args.iter().any(|a| a == "--json");
+    let matches = match command(Some(&loaded)).try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(e) => {
+            // A caller that asked for JSON gets its one document for a usage error too.
+            if wants_json && e.use_stderr() {
+                let command = args.get(1).and_then(|a| a.to_str()).unwrap_or("s3seal");
+                let err = s3seal::Error::usage(e.kind().to_string());
+                println!("{}", super::json::failure(command, &err, exit::USAGE));
+            }
+            e.exit()
+        }
+    };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     Ok((cli, Context { matches, loaded }))
 }

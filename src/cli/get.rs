@@ -16,7 +16,7 @@ use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
 use super::pins::PinArgs;
-use super::{GlobalArgs, parse_pair, parse_size, progress};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
@@ -52,6 +52,9 @@ pub struct GetArgs {
     allow_s3ec: bool,
     #[command(flatten)]
     pins: PinArgs,
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    #[arg(long)]
+    pub(super) json: bool,
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
@@ -116,6 +119,13 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         buffer_to_temp: args.buffer_to_temp,
         allow_s3ec: args.allow_s3ec,
     };
+    if args.json && matches!(sink, Sink::Stdout) {
+        return Err(Error::usage_hint(
+            "--json prints its document on stdout, where `-` sends the plaintext",
+            "give a file destination with --json",
+        ));
+    }
+    let started = std::time::Instant::now();
     let progress = progress::reporter(args.quiet, "opening");
     let (shown, opened) = match (url_reader, src) {
         // A presigned URL: no S3 credentials needed; the header's bucket/key binding is
@@ -142,6 +152,9 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         }
         (None, None) => unreachable!("a source is a URL or an s3:// location"),
     };
+    if args.json {
+        json::emit("get", started, json::opened(&shown, &opened));
+    }
     if !args.quiet && !matches!(sink, Sink::Stdout) {
         eprintln!("{}", summary(&shown, &opened));
     }

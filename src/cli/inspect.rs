@@ -21,7 +21,7 @@ pub struct InspectArgs {
     src: String,
     /// Print JSON
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 /// Where an object to read is.

@@ -19,7 +19,7 @@ use s3seal::{Error, Result};
 
 use super::pins::PinArgs;
 use super::posture::{OwnerArgs, PostureMode, gate};
-use super::{GlobalArgs, parse_pair, parse_size, progress};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
@@ -58,6 +58,9 @@ pub struct MigrateArgs {
     posture: PostureMode,
     #[command(flatten)]
     owner: OwnerArgs,
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    #[arg(long)]
+    pub(super) json: bool,
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
@@ -104,6 +107,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
         pins: args.pins.resolve(&keyring).await?,
     };
     let quiet = args.quiet;
+    let started = std::time::Instant::now();
     let done = migration
         .run(
             &keyring,
@@ -112,6 +116,21 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
             cancel,
         )
         .await?;
+    if args.json {
+        json::emit(
+            "migrate",
+            started,
+            serde_json::json!({
+                "object": location.to_string(),
+                "old_format": done.old_format.to_string(),
+                "old_kms_key_arn": done.old_kms_key_arn,
+                "plaintext_bytes": done.plaintext_len,
+                "stored_bytes": done.ciphertext_len,
+                "kms_key_arn": done.kms_key_arn,
+                "instruction_file_removed": done.removed_instruction,
+            }),
+        );
+    }
     if !quiet {
         eprintln!(
             "migrated {location} from {} (KMS key {}) to s3seal ({} bytes plaintext, {} bytes stored; KMS key {}; read back and compared{})",

@@ -6,6 +6,7 @@ mod docs;
 mod exit;
 mod get;
 mod inspect;
+mod json;
 mod migrate;
 mod pins;
 mod posture;
@@ -99,6 +100,23 @@ enum Command {
     Man(docs::ManArgs),
 }
 
+impl Command {
+    /// The command's name when it was asked for a JSON document (`--json`).
+    fn json_name(&self) -> Option<&'static str> {
+        match self {
+            Command::Put(a) if a.json => Some("put"),
+            Command::Get(a) if a.json => Some("get"),
+            Command::Verify(a) if a.json => Some("verify"),
+            Command::Rewrap(a) if a.json => Some("rewrap"),
+            Command::Migrate(a) if a.json => Some("migrate"),
+            Command::Inspect(a) if a.json => Some("inspect"),
+            Command::Presign(a) if a.json => Some("presign"),
+            Command::Posture(a) if a.json => Some("posture"),
+            _ => None,
+        }
+    }
+}
+
 /// `K=V`, for --context.
 pub fn parse_pair(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
@@ -184,6 +202,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::RUNTIME);
         }
     };
+    let json_command = cli.command.json_name();
     let result = runtime.block_on(async {
         let cancel = install_interrupt_handler();
         match cli.command {
@@ -226,7 +245,11 @@ pub fn main() -> ExitCode {
         }
         Err(err) => {
             report(&err);
-            ExitCode::from(exit::code_for(&err))
+            let code = exit::code_for(&err);
+            if let Some(command) = json_command {
+                println!("{}", json::failure(command, &err, code));
+            }
+            ExitCode::from(code)
         }
     }
 }

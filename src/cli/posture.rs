@@ -24,7 +24,7 @@ pub struct PostureArgs {
     bucket: Option<String>,
     /// Print exactly one JSON document on stdout
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Print the minimal read-only IAM policy the check needs, and exit
     #[arg(long)]
     print_iam_policy: bool,

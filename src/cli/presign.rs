@@ -25,7 +25,7 @@ pub struct PresignArgs {
     kms_key_id: Option<String>,
     /// Print JSON (URL, method, expiry, headers to send) instead of the URL alone
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {

@@ -14,7 +14,7 @@ use s3seal::transfer::{Cancel, default_concurrency, plan::DEFAULT_PART_BYTES};
 use s3seal::{Error, Result};
 
 use super::posture::{OwnerArgs, PostureMode, gate};
-use super::{GlobalArgs, parse_pair, parse_size, progress};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct PutArgs {
@@ -54,6 +54,9 @@ pub struct PutArgs {
     posture: PostureMode,
     #[command(flatten)]
     owner: OwnerArgs,
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    #[arg(long)]
+    pub(super) json: bool,
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
@@ -111,8 +114,25 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         part_size: args.part_size,
         concurrency: args.concurrency,
     };
+    let started = std::time::Instant::now();
     let progress = progress::reporter(args.quiet, "sealing");
     let outcome = upload(store, &keyring, source, &request, progress, cancel).await?;
+    if args.json {
+        json::emit(
+            "put",
+            started,
+            serde_json::json!({
+                "source": args.src,
+                "destination": request.dest.to_string(),
+                "plaintext_bytes": outcome.plaintext_len,
+                "stored_bytes": outcome.ciphertext_len,
+                "parts": outcome.parts,
+                "kms_key_arn": outcome.kms_key_arn,
+                "sse_kms_key_id": outcome.sse_kms_key_id,
+                "etag": outcome.etag,
+            }),
+        );
+    }
     if !args.quiet {
         eprintln!(
             "sealed {} -> {} ({} bytes plaintext, {} bytes stored, {}; KMS key {})",
@@ -166,7 +186,25 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
         context: args.context,
         chunk_size,
     };
+    let started = std::time::Instant::now();
     let outcome = put_to_url(&args.dest, &settings, &keyring, source, &request).await?;
+    if args.json {
+        json::emit(
+            "put",
+            started,
+            serde_json::json!({
+                "source": args.src,
+                "destination": outcome.location.to_string(),
+                "via_presigned_url": redact_url(&args.dest),
+                "plaintext_bytes": outcome.plaintext_len,
+                "stored_bytes": outcome.ciphertext_len,
+                "parts": 0,
+                "kms_key_arn": outcome.kms_key_arn,
+                "sse_kms_key_id": request.sse_kms_key_id,
+                "etag": serde_json::Value::Null,
+            }),
+        );
+    }
     if !args.quiet {
         eprintln!(
             "sealed {} -> {} via {} ({} bytes plaintext, {} bytes stored, single PUT; KMS key {})",

@@ -15,7 +15,7 @@ use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
 use super::pins::PinArgs;
-use super::{GlobalArgs, parse_pair, parse_size};
+use super::{GlobalArgs, json, parse_pair, parse_size};
 
 #[derive(Args, Debug)]
 pub struct RewrapArgs {
@@ -40,6 +40,9 @@ pub struct RewrapArgs {
     /// Copy requests in flight
     #[arg(long, default_value_t = DEFAULT_COPY_CONCURRENCY)]
     concurrency: usize,
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    #[arg(long)]
+    pub(super) json: bool,
     /// No summary
     #[arg(short, long)]
     quiet: bool,
@@ -71,7 +74,25 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         concurrency: args.concurrency,
     };
     let store = Arc::new(SdkStore::new(aws.s3.clone(), None));
+    let started = std::time::Instant::now();
     let outcome = rewrap(store, &keyring, &request, cancel).await?;
+    if args.json {
+        json::emit(
+            "rewrap",
+            started,
+            serde_json::json!({
+                "object": request.location.to_string(),
+                "old_kms_key_arn": outcome.old_kms_key_id,
+                "kms_key_arn": outcome.new_kms_key_id,
+                "old_header_bytes": outcome.old_header_len,
+                "new_header_bytes": outcome.new_header_len,
+                "stored_bytes": outcome.ciphertext_len,
+                "parts": outcome.parts,
+                "bytes_uploaded": outcome.bytes_uploaded,
+                "bytes_copied": outcome.bytes_copied,
+            }),
+        );
+    }
     if !args.quiet {
         eprintln!(
             "rewrapped {}: KMS key {} -> {}; header {} -> {} bytes; {}",

@@ -17,7 +17,7 @@ use s3seal::{Error, Result};
 
 use super::inspect::SrcKind;
 use super::pins::PinArgs;
-use super::{GlobalArgs, parse_pair, parse_size, progress};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -41,6 +41,9 @@ pub struct VerifyArgs {
     /// Bytes per ranged read
     #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
     part_size: u64,
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    #[arg(long)]
+    pub(super) json: bool,
     /// No progress bar or summary
     #[arg(short, long)]
     quiet: bool,
@@ -71,6 +74,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
         unit_bytes: args.part_size,
     };
     let progress = progress::reporter(args.quiet, "verifying");
+    let started = std::time::Instant::now();
     let opened = match (&kind, url_reader, file_reader) {
         (SrcKind::S3(location), _, _) => {
             let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
@@ -82,22 +86,35 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
         (_, _, Some(reader)) => verify(&reader, None, &keyring, &request, progress, cancel).await?,
         _ => unreachable!("every source kind has a reader"),
     };
+    if args.json {
+        let mut doc = json::opened(&kind.display(), &opened);
+        doc["intact"] = true.into();
+        json::emit("verify", started, doc);
+    }
+    // The summary goes to stdout, unless stdout carries the JSON document.
+    let say = |line: String| {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     if !args.quiet {
         match opened {
-            Opened::S3seal(outcome) => println!(
+            Opened::S3seal(outcome) => say(format!(
                 "intact: {} ({} bytes of plaintext, {} chunks authenticated; KMS key {})",
                 kind.display(),
                 outcome.plaintext_len,
                 outcome.chunks_verified,
                 printable(&outcome.kms_key_arn)
-            ),
-            Opened::S3ec(done) => println!(
+            )),
+            Opened::S3ec(done) => say(format!(
                 "intact: {} (S3 Encryption Client {} object, NOT bound to its location; {} bytes of plaintext, tag verified; KMS key {})",
                 kind.display(),
                 done.format,
                 done.plaintext_len,
                 printable(done.kms_key_arn.as_deref().unwrap_or("unknown"))
-            ),
+            )),
         }
     }
     Ok(())
