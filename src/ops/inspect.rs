@@ -99,8 +99,8 @@ pub fn inspect_bytes(bytes: &[u8], object_len: u64) -> Result<Inspection> {
         chunk_size: layout.chunk_size().bytes(),
         chunk_count: layout.chunk_count(),
         plaintext_len: layout.plaintext_len(),
-        ciphertext_len: layout.ciphertext_len(),
-        length_matches: layout.ciphertext_len() == object_len,
+        ciphertext_len: layout.ciphertext_len()?,
+        length_matches: layout.ciphertext_len()? == object_len,
         kms_key_id: fields.key_id.clone(),
         encryption_context: fields
             .context

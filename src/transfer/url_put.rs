@@ -214,7 +214,7 @@ pub async fn put_to_url(
         NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size).await?;
     let header = envelope.seal_header(plain_len)?;
     let layout = Layout::new(header.len() as u64, request.chunk_size, plain_len);
-    let total = layout.ciphertext_len();
+    let total = layout.ciphertext_len()?;
     if total > MAX_SINGLE_PUT_BYTES {
         return Err(too_big(plain_len));
     }

@@ -233,7 +233,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
                 .await?;
             if buf.len() as u64 != range.end - range.start {
                 return Err(Error::from(FormatError::LengthMismatch {
-                    expected: layout.ciphertext_len(),
+                    expected: layout.ciphertext_len()?,
                     actual: meta.total,
                 }));
             }
