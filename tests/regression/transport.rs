@@ -138,3 +138,40 @@ fn posture_strict_refuses_unknown_checks() {
         .assert()
         .failure();
 }
+
+// ---- Item 9: partial output on stdout ----
+
+#[test]
+fn buffer_to_temp_releases_nothing_when_the_last_chunk_is_tampered() {
+    let key = unique_key("buffer-tampered");
+    let (_dir, src) = source_file(4 * 65536 + 100, 91);
+    s3seal(Target::Moto)
+        .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
+        .args(["--kms-key-id", &env().kms_arn, "--chunk-size", "64KiB"])
+        .assert()
+        .success();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let aws = moto_aws().await;
+        let mut raw = get_raw(&aws, &key).await;
+        let last = raw.len() - 20;
+        raw[last] ^= 1;
+        put_raw(&aws, &key, raw).await;
+    });
+    let out = s3seal(Target::Moto)
+        .args(["get", &s3_uri(&key), "-", "--buffer-to-temp"])
+        .args(["--concurrency", "1", "--part-size", "64KiB"])
+        .assert()
+        .code(3);
+    assert!(
+        out.get_output().stdout.is_empty(),
+        "{} bytes reached stdout before the failure",
+        out.get_output().stdout.len()
+    );
+    // The help says so.
+    s3seal(Target::Moto)
+        .args(["get", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("set -o pipefail"));
+}

@@ -16,6 +16,9 @@ pub enum Sink {
     /// directory receives a file named after the key's last segment.
     File(PathBuf),
     Stdout,
+    /// Stdout, but nothing before the whole object verified: decrypted into a private
+    /// temporary file first (`get ... - --buffer-to-temp`), then copied out.
+    BufferedStdout,
     /// Verify only: plaintext is decrypted and dropped.
     Discard,
 }
