@@ -175,3 +175,140 @@ fn buffer_to_temp_releases_nothing_when_the_last_chunk_is_tampered() {
         .success()
         .stdout(predicate::str::contains("set -o pipefail"));
 }
+
+// ---- Item 3: HTTPS for every client and credential provider ----
+
+/// A plain-HTTP listener that must never be contacted.
+struct Tripwire(std::net::TcpListener);
+
+impl Tripwire {
+    fn new() -> Tripwire {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Tripwire(listener)
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.0.local_addr().unwrap())
+    }
+
+    /// Panics if anyone connected (and says how many bytes they sent).
+    fn assert_untouched(&self) {
+        use std::io::Read;
+        if let Ok((mut stream, _)) = self.0.accept() {
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = vec![0u8; 65536];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            panic!(
+                "the plain-HTTP listener was contacted ({n} bytes: {:?})",
+                String::from_utf8_lossy(&buf[..n.min(200)])
+            );
+        }
+    }
+}
+
+#[test]
+fn sts_endpoint_over_http_is_refused_before_any_byte() {
+    let wire = Tripwire::new();
+    s3seal(Target::Moto)
+        .env("AWS_ENDPOINT_URL_STS", wire.url())
+        .args(["posture", &format!("s3://{}", env().bucket)])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("AWS_ENDPOINT_URL_STS"));
+    wire.assert_untouched();
+    let key = unique_key("sts-http");
+    let (_dir, src) = source_file(100, 31);
+    s3seal(Target::Moto)
+        .env("AWS_ENDPOINT_URL_STS", wire.url())
+        .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
+        .args(["--kms-key-id", &env().kms_arn])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("only talks HTTPS"));
+    wire.assert_untouched();
+    assert!(!exists(&key));
+}
+
+#[test]
+fn every_aws_endpoint_url_variable_must_be_https() {
+    let wire = Tripwire::new();
+    for var in ["AWS_ENDPOINT_URL_S3_CONTROL", "AWS_ENDPOINT_URL_SSO"] {
+        s3seal(Target::Moto)
+            .env(var, wire.url())
+            .args(["posture", &format!("s3://{}", env().bucket)])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(var));
+    }
+    wire.assert_untouched();
+}
+
+/// A config file pointing one service of the profile at the tripwire.
+fn config_with_service_endpoint(dir: &std::path::Path, service: &str, url: &str) -> String {
+    let path = dir.join("config");
+    std::fs::write(
+        &path,
+        format!(
+            "[default]\nregion = us-east-1\nservices = local\n\n[services local]\n{service} =\n  endpoint_url = {url}\n"
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn profile_service_endpoint_over_http_is_a_usage_error() {
+    let wire = Tripwire::new();
+    let dir = tempfile::tempdir().unwrap();
+    for service in ["s3", "kms", "sts"] {
+        let config = config_with_service_endpoint(dir.path(), service, &wire.url());
+        // Only the tripwire is configured for this service: nothing overrides it.
+        let mut cmd = s3seal(Target::Moto);
+        cmd.env("AWS_CONFIG_FILE", &config)
+            .env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_ENDPOINT_URL_S3", &env().moto)
+            .env("AWS_ENDPOINT_URL_KMS", &env().moto);
+        if service != "sts" {
+            cmd.env_remove(format!("AWS_ENDPOINT_URL_{}", service.to_uppercase()));
+        }
+        cmd.args(["get", &s3_uri("no/such/key"), "-"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("services local"));
+    }
+    wire.assert_untouched();
+}
+
+#[test]
+fn assume_role_profile_with_http_sts_endpoint_sends_nothing() {
+    let wire = Tripwire::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile base]\naws_access_key_id = test\naws_secret_access_key = test\n\n\
+             [profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n\
+             region = us-east-1\nservices = local\n\n[services local]\nsts =\n  endpoint_url = {}\n",
+            wire.url()
+        ),
+    )
+    .unwrap();
+    s3seal(Target::Moto)
+        .env("AWS_CONFIG_FILE", &config)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "--profile",
+            "role",
+            "posture",
+            &format!("s3://{}", env().bucket),
+        ])
+        .assert()
+        .code(2);
+    wire.assert_untouched();
+}
