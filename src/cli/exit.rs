@@ -20,7 +20,8 @@ Exit codes:
   4    refused by the bucket posture check (`s3seal posture`: verdict block)
   5    `s3seal posture` only: verdict warn
   6    `s3seal posture` only: verdict unknown (a check could not read what it needs)
-  130  interrupted (Ctrl-C); a second Ctrl-C exits at once";
+  130  interrupted (SIGINT, Ctrl-C); 143 SIGTERM, 129 SIGHUP: multipart uploads are
+       aborted and temporary files removed; a second signal exits at once";
 
 pub fn code_for(err: &Error) -> u8 {
     match err.class() {

@@ -1,5 +1,6 @@
-//! The command line: clap definitions, the global AWS options, logging, Ctrl-C handling and
-//! the mapping from errors to messages and exit codes. One file per subcommand beside it.
+//! The command line: clap definitions, the global AWS options, logging, signal handling
+//! ([`signals`]) and the mapping from errors to messages and exit codes. One file per
+//! subcommand beside it.
 
 mod exit;
 mod get;
@@ -10,6 +11,7 @@ mod presign;
 mod progress;
 mod put;
 mod rewrap;
+mod signals;
 mod verify;
 
 use std::path::PathBuf;
@@ -18,7 +20,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use s3seal::Error;
 use s3seal::aws::AwsSettings;
-use s3seal::transfer::Cancel;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -133,22 +134,6 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-/// First Ctrl-C: ask the running command to clean up and stop. Second: exit at once.
-fn install_interrupt_handler() -> Cancel {
-    let (trigger, cancel) = Cancel::new();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!("s3seal: interrupted; cleaning up (press Ctrl-C again to exit at once)");
-        let _ = trigger.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
-    cancel
-}
-
 fn report(err: &Error) {
     eprintln!("s3seal: error: {err}");
     if let Some(hint) = err.hint() {
@@ -170,7 +155,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let cancel = install_interrupt_handler();
+        let cancel = signals::install();
         match cli.command {
             Command::Put(args) => put::run(&cli.global, args, cancel)
                 .await
@@ -208,7 +193,10 @@ pub fn main() -> ExitCode {
         }
         Err(err) => {
             report(&err);
-            ExitCode::from(exit::code_for(&err))
+            match signals::interrupted_exit_code() {
+                Some(code) if matches!(err, Error::Interrupted) => ExitCode::from(code),
+                _ => ExitCode::from(exit::code_for(&err)),
+            }
         }
     }
 }

@@ -4,6 +4,9 @@
 #[allow(unused_imports)]
 use super::common::*;
 
+#[path = "../common/proxy.rs"]
+mod proxy;
+
 use predicates::prelude::*;
 
 /// A file of `len` deterministic bytes in a fresh directory.
@@ -311,4 +314,145 @@ fn assume_role_profile_with_http_sts_endpoint_sends_nothing() {
         .assert()
         .code(2);
     wire.assert_untouched();
+}
+
+// ---- Item 5: signals and leftovers ----
+
+/// A `get` of a 3 MiB object into a fresh directory whose ranged GETs after the first one
+/// hang, so the download is surely in flight (its temporary file open) when the test strikes.
+struct StalledGet {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    stderr: std::path::PathBuf,
+    _proxy: proxy::Proxy,
+}
+
+impl StalledGet {
+    fn start(name: &str) -> StalledGet {
+        use proxy::{Dir, Fault, Match, Proxy, Rule};
+        use std::time::{Duration, Instant};
+        let key = unique_key(name);
+        let (_src_dir, src) = source_file(3 << 20, 51);
+        s3seal(Target::Moto)
+            .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
+            .args(["--kms-key-id", &env().kms_arn])
+            .assert()
+            .success();
+        let proxy = Proxy::http(
+            &env().moto,
+            &env().ca,
+            vec![Rule::new(
+                Match::later_get_object(),
+                Fault::Stall {
+                    dir: Dir::Down,
+                    after: 0,
+                    pause: Duration::from_secs(600),
+                },
+                u32::MAX,
+            )],
+        );
+        let configured = s3seal(Target::Moto);
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("s3seal"));
+        for (k, v) in configured.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let stderr = dir.path().with_extension("stderr");
+        let child = cmd
+            .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+            .args(["get", &s3_uri(&key)])
+            .arg(dir.path().join("out.bin"))
+            .args(["--part-size", "1MiB", "--concurrency", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while proxy.fired() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(60), "never stalled");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        StalledGet {
+            child,
+            dir,
+            stderr,
+            _proxy: proxy,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits for the exit; returns its code (None: killed by a signal) and stderr.
+    fn wait(&mut self) -> (Option<i32>, String) {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = self.child.kill();
+                panic!("s3seal did not stop");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.stderr);
+        (status.code(), stderr)
+    }
+
+    /// Every name in the destination directory, hidden ones included.
+    fn left_behind(&self) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    }
+}
+
+#[test]
+fn sigterm_and_sighup_during_get_exit_128_plus_signal_and_leave_nothing() {
+    for (sig, code) in [("TERM", 143), ("HUP", 129)] {
+        let mut get = StalledGet::start("sigterm");
+        // The temporary file is open now; on Linux it has no name at all.
+        get.signal(sig);
+        let (status, stderr) = get.wait();
+        assert_eq!(status, Some(code), "SIG{sig}: {stderr}");
+        assert!(
+            get.left_behind().is_empty(),
+            "SIG{sig} left {:?}",
+            get.left_behind()
+        );
+    }
+}
+
+#[test]
+fn a_second_sigterm_exits_at_once_and_leaves_nothing() {
+    let mut get = StalledGet::start("sigterm-twice");
+    get.signal("TERM");
+    get.signal("TERM");
+    let (status, stderr) = get.wait();
+    assert!(matches!(status, Some(143)), "{stderr}");
+    assert!(get.left_behind().is_empty(), "{:?}", get.left_behind());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigkill_during_get_leaves_no_visible_temp_file() {
+    let mut get = StalledGet::start("sigkill");
+    get.signal("KILL");
+    let (status, _) = get.wait();
+    assert_eq!(status, None, "killed by the signal");
+    assert!(
+        get.left_behind().is_empty(),
+        "SIGKILL left {:?}",
+        get.left_behind()
+    );
 }

@@ -16,6 +16,7 @@ mod check;
 mod output;
 pub mod reader;
 pub mod sink;
+mod temp;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -34,7 +35,8 @@ use crate::kms::Keyring;
 
 pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject};
-pub use sink::{Sink, TempFile, resolve_destination};
+pub use sink::{Sink, resolve_destination};
+pub use temp::{TempFile, remove_live_temp_files};
 
 /// Bytes fetched by the first read when only a range is wanted: enough for any header.
 pub const HEADER_PROBE_BYTES: u64 = header::MAX_HEADER_LEN as u64;

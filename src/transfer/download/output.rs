@@ -8,7 +8,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::sink::{Sink, TempFile, raw_stdout, resolve_destination, write_at};
+use super::TempFile;
+use super::sink::{Sink, raw_stdout, resolve_destination, write_at};
 use crate::error::{Error, Result};
 
 pub(crate) enum Writer {
