@@ -23,6 +23,7 @@ pub mod posture;
 pub mod presign;
 pub mod s3ec;
 pub mod store;
+pub mod terminal;
 pub mod transfer;
 
 pub use error::{Error, ErrorClass, Result};

@@ -10,6 +10,7 @@ use s3seal::location::ObjectLocation;
 use s3seal::ops::open::{OpenRequest, Opened, open};
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::download::{DownloadRequest, Sink, StoreObject};
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
@@ -145,7 +146,8 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         (None, None) => unreachable!("a source is a URL or an s3:// location"),
     };
     if !args.quiet && !matches!(sink, Sink::Stdout) {
-        eprintln!("{}", summary(&shown, &opened));
+        // Names from a presigned URL and key ids from the header: escaped for the terminal.
+        eprintln!("{}", escape_for_terminal(&summary(&shown, &opened)));
     }
     Ok(())
 }

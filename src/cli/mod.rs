@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use s3seal::Error;
 use s3seal::aws::AwsSettings;
+use s3seal::terminal::escape_for_terminal;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -134,10 +135,12 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// The error on stderr. Messages carry strings from headers and servers (key ids, key names,
+/// error texts), so they are escaped for the terminal.
 fn report(err: &Error) {
-    eprintln!("s3seal: error: {err}");
+    eprintln!("s3seal: error: {}", escape_for_terminal(&err.to_string()));
     if let Some(hint) = err.hint() {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", escape_for_terminal(&hint));
     }
 }
 

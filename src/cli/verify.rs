@@ -10,6 +10,7 @@ use s3seal::ops::open::Opened;
 use s3seal::ops::verify::{VerifyRequest, verify};
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::download::{LocalFile, StoreObject};
 use s3seal::transfer::{Cancel, DEFAULT_CONCURRENCY};
 use s3seal::{Error, Result};
@@ -79,7 +80,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
                 kind.display(),
                 outcome.plaintext_len,
                 outcome.chunks_verified,
-                outcome.kms_key_arn
+                escape_for_terminal(&outcome.kms_key_arn)
             ),
             Opened::S3ec(done) => println!(
                 "intact: {} (S3 Encryption Client {} object, {} bytes of plaintext, tag verified)",

@@ -163,7 +163,13 @@ pub async fn inspect(
 /// Human-readable lines for an inspection.
 pub fn describe(source: &str, i: &Inspection) -> String {
     let mut out = String::new();
-    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<20} {v}\n"));
+    // Every value may come from the object (key id, context, names): escaped for the terminal.
+    let mut line = |k: &str, v: String| {
+        out.push_str(&format!(
+            "{k:<20} {}\n",
+            crate::terminal::escape_for_terminal(&v)
+        ))
+    };
     line("object", source.to_string());
     line("size", format!("{} bytes", i.object_len));
     match &i.header {

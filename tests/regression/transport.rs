@@ -456,3 +456,261 @@ fn sigkill_during_get_leaves_no_visible_temp_file() {
         get.left_behind()
     );
 }
+
+// ---- Item 6: hostile servers and hostile bytes ----
+
+/// An HTTPS server (the test CA's server certificate) that ignores `Range` and answers every
+/// GET with 200 and a 3 GiB body, generated as it is sent. Counts the body bytes it managed to
+/// send.
+struct RangeIgnoringServer {
+    addr: std::net::SocketAddr,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+const HOSTILE_BODY: u64 = 3 << 30;
+
+impl RangeIgnoringServer {
+    fn start() -> RangeIgnoringServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicU64;
+        let dir = env().ca.parent().unwrap().to_path_buf();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("server.pem"))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        runtime.spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                let (acceptor, counter) = (acceptor.clone(), Arc::clone(&counter));
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(conn).await {
+                        let _ = serve_huge_body(tls, counter).await;
+                    }
+                });
+            }
+        });
+        RangeIgnoringServer {
+            addr,
+            sent,
+            runtime: Some(runtime),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for RangeIgnoringServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+async fn serve_huge_body(
+    mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tls.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {HOSTILE_BODY}\r\nContent-Type: application/octet-stream\r\n\
+         ETag: \"hostile\"\r\nLast-Modified: Mon, 30 Nov 2026 00:00:00 GMT\r\nConnection: close\r\n\r\n"
+    );
+    tls.write_all(answer.as_bytes()).await?;
+    if head.starts_with(b"HEAD") {
+        return Ok(());
+    }
+    let chunk = vec![b'Z'; 1 << 16];
+    let mut left = HOSTILE_BODY;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        tls.write_all(&chunk[..n]).await?;
+        sent.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        left -= n as u64;
+    }
+    tls.shutdown().await
+}
+
+/// Runs s3seal with `args` (and `env`) to the end, sampling its peak RSS (VmHWM) as it runs.
+/// Returns the exit code, stderr and the highest VmHWM seen, in bytes.
+fn run_measuring_peak_rss(
+    env_vars: &[(&str, String)],
+    args: &[&str],
+) -> (Option<i32>, String, u64) {
+    let configured = s3seal(Target::Moto);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("s3seal"));
+    for (k, v) in configured.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    for (k, v) in env_vars {
+        cmd.env(k, v);
+    }
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut child = cmd
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(err.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let start = std::time::Instant::now();
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(kib * 1024);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("s3seal kept reading the endless body");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let stderr = std::fs::read_to_string(err.path()).unwrap_or_default();
+    (status.code(), stderr, peak)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn server_ignoring_range_with_a_3_gib_body_does_not_drive_memory_up() {
+    const LIMIT: u64 = 128 << 20;
+    let server = RangeIgnoringServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.bin");
+    // As the S3 endpoint (the SDK reader, S3EC probe included)...
+    let (code, stderr, peak) = run_measuring_peak_rss(
+        &[("AWS_ENDPOINT_URL_S3", server.endpoint())],
+        &["get", "s3://bucket/key", dst.to_str().unwrap()],
+    );
+    eprintln!("exit {code:?}, peak RSS {peak}: {stderr}");
+    assert!(matches!(code, Some(1 | 3)), "exit {code:?}: {stderr}");
+    assert!(stderr.contains("error"), "{stderr}");
+    assert!(peak > 0 && peak < LIMIT, "peak RSS {peak} bytes: {stderr}");
+    // ... and behind a presigned-style URL (the URL reader).
+    let url = format!(
+        "{}/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=600&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+        server.endpoint()
+    );
+    let (code, stderr, peak) = run_measuring_peak_rss(&[], &["get", &url, dst.to_str().unwrap()]);
+    eprintln!("exit {code:?}, peak RSS {peak}: {stderr}");
+    assert!(matches!(code, Some(1 | 3)), "exit {code:?}: {stderr}");
+    assert!(peak > 0 && peak < LIMIT, "peak RSS {peak} bytes: {stderr}");
+    assert!(!dst.exists());
+    assert!(
+        server.sent() < 1 << 30,
+        "s3seal read {} bytes of the body",
+        server.sent()
+    );
+}
+
+/// A terminal attack: retitle the window, erase the line, return to column 0.
+const TERMINAL_ATTACK: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2K\r";
+
+fn assert_no_terminal_controls(what: &str, text: &str) {
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{7f}'),
+        "{what} printed raw control characters: {text:?}"
+    );
+    assert!(
+        text.contains("\\u{1b}]0;pwned\\u{7}\\u{1b}[2K\\u{d}"),
+        "{what}: {text:?}"
+    );
+}
+
+#[test]
+fn hostile_key_id_in_a_header_is_printed_escaped_by_inspect_and_get() {
+    let key = unique_key("terminal-attack");
+    let (_dir, src) = source_file(1000, 61);
+    s3seal(Target::Moto)
+        .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
+        .args(["--kms-key-id", &env().kms_arn])
+        .assert()
+        .success();
+    // Same length as the ARN, so the header keeps its layout (the MAC no longer matches,
+    // which is only found after KMS; inspect and KMS see the crafted id first).
+    let arn = env().kms_arn.as_bytes();
+    let mut hostile = format!("arn:{TERMINAL_ATTACK}").into_bytes();
+    hostile.resize(arn.len(), b'x');
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let aws = moto_aws().await;
+        let mut raw = get_raw(&aws, &key).await;
+        let at = raw
+            .windows(arn.len())
+            .position(|w| w == arn)
+            .expect("the key ARN is in the header");
+        raw[at..at + arn.len()].copy_from_slice(&hostile);
+        put_raw(&aws, &key, raw).await;
+    });
+    let out = s3seal(Target::Moto)
+        .args(["inspect", &s3_uri(&key)])
+        .assert()
+        .success();
+    assert_no_terminal_controls(
+        "inspect",
+        &String::from_utf8_lossy(&out.get_output().stdout),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = s3seal(Target::Moto)
+        .args(["get", &s3_uri(&key)])
+        .arg(dir.path().join("out"))
+        .assert()
+        .failure();
+    assert_no_terminal_controls(
+        "get's error",
+        &String::from_utf8_lossy(&out.get_output().stderr),
+    );
+}
