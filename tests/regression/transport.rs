@@ -408,6 +408,21 @@ impl StalledGet {
         (status.code(), stderr)
     }
 
+    /// Whether the process holds a nameless (`O_TMPFILE`) file open in the destination
+    /// directory (`/proc/PID/fd` shows it as `DIR/#INODE (deleted)`).
+    fn holds_anonymous_file(&self) -> bool {
+        let dir = self.dir.path().canonicalize().unwrap();
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", self.child.id())) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                target.parent() == Some(dir.as_path())
+                    && target.to_string_lossy().ends_with("(deleted)")
+            })
+        })
+    }
+
     /// Every name in the destination directory, hidden ones included.
     fn left_behind(&self) -> Vec<std::ffi::OsString> {
         std::fs::read_dir(self.dir.path())
@@ -447,6 +462,10 @@ fn a_second_sigterm_exits_at_once_and_leaves_nothing() {
 #[test]
 fn sigkill_during_get_leaves_no_visible_temp_file() {
     let mut get = StalledGet::start("sigkill");
+    assert!(
+        !get.left_behind().is_empty() || get.holds_anonymous_file(),
+        "no temporary file while the download runs"
+    );
     get.signal("KILL");
     let (status, _) = get.wait();
     assert_eq!(status, None, "killed by the signal");
