@@ -17,6 +17,29 @@ fn source_file(len: usize, seed: u64) -> (tempfile::TempDir, std::path::PathBuf)
     (dir, src)
 }
 
+/// Seals `len` deterministic bytes to `key` on moto (64 KiB chunks).
+fn put_object(key: &str, len: usize, seed: u64) {
+    let (_dir, src) = source_file(len, seed);
+    s3seal(Target::Moto)
+        .args(["put", src.to_str().unwrap(), &s3_uri(key)])
+        .args(["--kms-key-id", &env().kms_arn, "--chunk-size", "64KiB"])
+        .assert()
+        .success();
+}
+
+/// The real binary configured for moto, as a std Command (for signals and /proc).
+fn std_s3seal() -> std::process::Command {
+    let configured = s3seal(Target::Moto);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("s3seal"));
+    for (k, v) in configured.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd
+}
+
 /// Whether `key` exists in the test bucket (moto).
 fn exists(key: &str) -> bool {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -147,12 +170,7 @@ fn posture_strict_refuses_unknown_checks() {
 #[test]
 fn buffer_to_temp_releases_nothing_when_the_last_chunk_is_tampered() {
     let key = unique_key("buffer-tampered");
-    let (_dir, src) = source_file(4 * 65536 + 100, 91);
-    s3seal(Target::Moto)
-        .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
-        .args(["--kms-key-id", &env().kms_arn, "--chunk-size", "64KiB"])
-        .assert()
-        .success();
+    put_object(&key, 4 * 65536 + 100, 91);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let aws = moto_aws().await;
@@ -332,12 +350,7 @@ impl StalledGet {
         use proxy::{Dir, Fault, Match, Proxy, Rule};
         use std::time::{Duration, Instant};
         let key = unique_key(name);
-        let (_src_dir, src) = source_file(3 << 20, 51);
-        s3seal(Target::Moto)
-            .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
-            .args(["--kms-key-id", &env().kms_arn])
-            .assert()
-            .success();
+        put_object(&key, 3 << 20, 51);
         let proxy = Proxy::http(
             &env().moto,
             &env().ca,
@@ -351,14 +364,7 @@ impl StalledGet {
                 u32::MAX,
             )],
         );
-        let configured = s3seal(Target::Moto);
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("s3seal"));
-        for (k, v) in configured.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
+        let mut cmd = std_s3seal();
         let dir = tempfile::tempdir().unwrap();
         let stderr = dir.path().with_extension("stderr");
         let child = cmd
@@ -595,14 +601,7 @@ fn run_measuring_peak_rss(
     env_vars: &[(&str, String)],
     args: &[&str],
 ) -> (Option<i32>, String, u64) {
-    let configured = s3seal(Target::Moto);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("s3seal"));
-    for (k, v) in configured.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    let mut cmd = std_s3seal();
     for (k, v) in env_vars {
         cmd.env(k, v);
     }
@@ -692,12 +691,7 @@ fn assert_no_terminal_controls(what: &str, text: &str) {
 #[test]
 fn hostile_key_id_in_a_header_is_printed_escaped_by_inspect_and_get() {
     let key = unique_key("terminal-attack");
-    let (_dir, src) = source_file(1000, 61);
-    s3seal(Target::Moto)
-        .args(["put", src.to_str().unwrap(), &s3_uri(&key)])
-        .args(["--kms-key-id", &env().kms_arn])
-        .assert()
-        .success();
+    put_object(&key, 1000, 61);
     // Same length as the ARN, so the header keeps its layout (the MAC no longer matches,
     // which is only found after KMS; inspect and KMS see the crafted id first).
     let arn = env().kms_arn.as_bytes();
