@@ -252,6 +252,20 @@ fn sts_endpoint_over_http_is_refused_before_any_byte() {
         .stderr(predicate::str::contains("only talks HTTPS"));
     wire.assert_untouched();
     assert!(!exists(&key));
+    // Web identity: the bearer token would go to STS in clear.
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "secret-web-identity-token").unwrap();
+    s3seal(Target::Moto)
+        .env("AWS_ENDPOINT_URL_STS", wire.url())
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+        .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["get", &s3_uri(&key), "-"])
+        .assert()
+        .code(2);
+    wire.assert_untouched();
 }
 
 #[test]
@@ -462,6 +476,47 @@ fn a_second_sigterm_exits_at_once_and_leaves_nothing() {
     let (status, stderr) = get.wait();
     assert!(matches!(status, Some(143)), "{stderr}");
     assert!(get.left_behind().is_empty(), "{:?}", get.left_behind());
+}
+
+#[test]
+fn sigterm_during_a_multipart_upload_aborts_it_and_exits_143() {
+    use std::io::Write;
+    let key = unique_key("sigterm-put");
+    let mut child = std_s3seal()
+        .args(["put", "-", &s3_uri(&key), "--kms-key-id", &env().kms_arn])
+        .args(["--part-size", "5MiB", "--posture", "off"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Two and a half parts, then the pipe stays open: the upload is mid-flight.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data(13 << 20, 3)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt.block_on(moto_aws());
+    let uploads = || {
+        rt.block_on(async {
+            let list = aws.s3.list_multipart_uploads().bucket(&env().bucket);
+            list.prefix(&key).send().await.unwrap().uploads().len()
+        })
+    };
+    let start = std::time::Instant::now();
+    while uploads() == 0 {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "multipart upload never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(uploads(), 0, "the multipart upload was not aborted");
+    assert!(!exists(&key));
 }
 
 #[cfg(target_os = "linux")]
