@@ -1,8 +1,9 @@
 //! Building AWS clients the way AWS tools behave: the standard credential chain and profiles,
 //! regions, `--endpoint-url` and the `AWS_ENDPOINT_URL*` variables, and `--ca-bundle` /
-//! `AWS_CA_BUNDLE` (which the Rust SDK does not read by itself). HTTPS is the only transport:
-//! plain-HTTP endpoints are refused up front, and an interceptor refuses any request that would
-//! still leave over plain HTTP.
+//! `AWS_CA_BUNDLE` (which the Rust SDK does not read by itself). HTTPS is the only transport
+//! ([`https`]): every configured endpoint is checked up front, every client and credential
+//! provider runs on one HTTPS-only HTTP client, and every SDK client carries an interceptor
+//! that refuses any request that would still leave over plain HTTP.
 //!
 //! Also here: turning SDK errors into [`Error`]s with a cause and a hint.
 
@@ -11,15 +12,14 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Intercept, RuntimeComponents};
 use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{Error, Result};
+
+mod https;
+pub use https::{HttpsOnly, HttpsOnlyClient, check_configured_endpoints, require_https};
 
 /// Connection settings from the command line (each falls back to the usual AWS variables).
 #[derive(Debug, Clone, Default)]
@@ -49,23 +49,6 @@ const ENDPOINT_VARS: [&str; 3] = [
 
 fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Refuses anything but an `https://` URL, naming where it came from.
-pub fn require_https(url: &str, source: &str) -> Result<()> {
-    if url.to_ascii_lowercase().starts_with("https://") {
-        return Ok(());
-    }
-    if url.to_ascii_lowercase().starts_with("http://") {
-        return Err(Error::usage_hint(
-            format!("refusing plain-HTTP endpoint {url} (from {source}): s3seal only talks HTTPS"),
-            "use an https:// endpoint; for a private endpoint with its own CA, pass --ca-bundle FILE or set AWS_CA_BUNDLE",
-        ));
-    }
-    Err(Error::usage_hint(
-        format!("endpoint {url:?} (from {source}) is not an https:// URL"),
-        "write endpoints as https://HOST[:PORT]",
-    ))
 }
 
 /// Default for [`READ_TIMEOUT_VAR`]: how long a request may wait for the first byte of its
@@ -130,6 +113,22 @@ pub fn tls_context_with_ca(path: &std::path::Path) -> Result<tls::TlsContext> {
         .map_err(|e| Error::usage(format!("CA bundle {}: {e}", path.display())))
 }
 
+/// The HTTPS client of every AWS client and credential provider: the SDK's rustls stack,
+/// trusting the CA bundle when one is given, wrapped so that it refuses plain HTTP.
+pub fn https_only_client(
+    settings: &AwsSettings,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    let base = match ca_bundle_path(settings) {
+        Some(path) => https_client_with_ca(&path)?,
+        None => aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https(),
+    };
+    Ok(HttpsOnlyClient::wrap(base))
+}
+
 /// An HTTPS client trusting exactly the certificates in `path`.
 pub fn https_client_with_ca(
     path: &std::path::Path,
@@ -141,31 +140,6 @@ pub fn https_client_with_ca(
         ))
         .tls_context(context)
         .build_https())
-}
-
-/// Refuses to send any request over plain HTTP, whatever configured the endpoint (a profile's
-/// `endpoint_url`, a variable we did not check, a redirect in the resolver).
-#[derive(Debug)]
-struct HttpsOnly;
-
-impl Intercept for HttpsOnly {
-    fn name(&self) -> &'static str {
-        "s3seal::HttpsOnly"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> std::result::Result<(), BoxError> {
-        let uri = context.request().uri();
-        if uri.to_ascii_lowercase().starts_with("https://") {
-            Ok(())
-        } else {
-            Err(format!("refusing to send a request over plain HTTP to {uri}").into())
-        }
-    }
 }
 
 /// Whether S3 requests go to a custom endpoint (then path-style addressing is used, since
@@ -181,11 +155,9 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
     if let Some(url) = &settings.endpoint_url {
         require_https(url, "--endpoint-url")?;
     }
-    for var in ENDPOINT_VARS {
-        if let Some(url) = env_nonempty(var) {
-            require_https(&url, var)?;
-        }
-    }
+    // Every AWS_ENDPOINT_URL* variable and every endpoint_url of the config files, before
+    // the loader (whose credential providers may already send requests) runs.
+    check_configured_endpoints()?;
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeout_config()?);
     if let Some(profile) = &settings.profile {
@@ -197,9 +169,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
     if let Some(url) = &settings.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    if let Some(path) = ca_bundle_path(settings) {
-        loader = loader.http_client(https_client_with_ca(&path)?);
-    }
+    loader = loader.http_client(https_only_client(settings)?);
     let mut config = loader.load().await;
     if let Some(url) = config.endpoint_url() {
         require_https(url, "the AWS configuration")?;

@@ -25,6 +25,7 @@ pub mod posture;
 pub mod presign;
 pub mod s3ec;
 pub mod store;
+pub mod terminal;
 pub mod transfer;
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ pub struct KeyPins {
     required: bool,
 }
 
-/// Escapes what an attacker may control (key ids, KMS messages) for a terminal: control
-/// characters, quotes and backslashes become Rust-style escapes.
+/// Escapes what an attacker may control (key ids, KMS messages) for a terminal: the one
+/// escaping rule of [`crate::terminal::escape_for_terminal`].
 pub fn printable(s: &str) -> String {
-    s.escape_debug().to_string()
+    crate::terminal::escape_for_terminal(s).into_owned()
 }
 
 /// A full KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`), as opposed to a key id,

@@ -110,7 +110,7 @@ fn class_of(e: &FormatError) -> Failure {
         FormatError::InvalidDataKey(_) => ("kms", None),
         FormatError::CommitmentMismatch => ("commitment", None),
         FormatError::HeaderMacMismatch => ("header_mac", None),
-        FormatError::LengthMismatch { .. } => ("length", None),
+        FormatError::LengthMismatch { .. } | FormatError::LengthOverflow { .. } => ("length", None),
         FormatError::ChunkAuthentication { index } => ("chunk", Some(*index)),
     }
 }
@@ -416,7 +416,7 @@ fn documented_sizes_match() {
     ] {
         let layout = Layout::new(458, k16, l);
         assert_eq!(
-            (layout.chunk_count(), layout.ciphertext_len()),
+            (layout.chunk_count(), layout.ciphertext_len().unwrap()),
             (n, t),
             "L = {l}"
         );

@@ -11,6 +11,7 @@ use s3seal::ops::open::{OpenRequest, Opened, open};
 use s3seal::pins::printable;
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::download::{DownloadRequest, Sink, StoreObject};
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
@@ -18,7 +19,20 @@ use s3seal::{Error, Result};
 use super::pins::PinArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
+/// Shown at the end of `get --help`: the one way stdout output can be partial.
+const AFTER_HELP: &str = "\
+Partial output on stdout: with DST `-`, s3seal writes each chunk as soon as it verified, so a
+later chunk that fails (tampered, truncated) ends the command with exit 3 AFTER earlier, verified
+chunks were written. A pipeline reports only its last command's status unless you set pipefail:
+
+    set -o pipefail
+    s3seal get s3://BUCKET/KEY - | consumer || echo 'download failed' >&2
+
+With --buffer-to-temp, stdout receives nothing until the whole object verified (the plaintext
+waits in a private temporary file). A file destination is always all-or-nothing.";
+
 #[derive(Args, Debug)]
+#[command(after_help = AFTER_HELP)]
 pub struct GetArgs {
     /// Object to read: s3://BUCKET/KEY, or a presigned https:// URL (`s3seal presign`)
     src: String,
@@ -41,8 +55,9 @@ pub struct GetArgs {
     /// Bytes per ranged GET
     #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
     part_size: u64,
-    /// For S3 Encryption Client objects to stdout: decrypt into a private temporary file and
-    /// stream it only after the object's single GCM tag verified
+    /// To stdout: decrypt into a private temporary file and stream it only after the whole
+    /// object verified (required for S3 Encryption Client objects, whose single GCM tag comes
+    /// last). Without it, `get ... -` streams each chunk as soon as it verified: see below
     #[arg(long)]
     buffer_to_temp: bool,
     /// Also read objects of the AWS S3 Encryption Client. They are authenticated, but not
@@ -156,7 +171,8 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         json::emit("get", started, json::opened(&shown, &opened));
     }
     if !args.quiet && !matches!(sink, Sink::Stdout) {
-        eprintln!("{}", summary(&shown, &opened));
+        // Names from a presigned URL and key ids from the header: escaped for the terminal.
+        eprintln!("{}", escape_for_terminal(&summary(&shown, &opened)));
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use s3seal::ops::inspect::{Inspected, describe, inspect};
 use s3seal::presign::{UrlObject, is_url, redact_url};
 use s3seal::s3ec;
 use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::download::{LocalFile, StoreObject};
 
 use super::GlobalArgs;
@@ -107,8 +108,10 @@ fn print_s3ec(source: &str, d: &s3ec::Description, json: bool) {
         );
         return;
     }
+    let esc = |s: &str| escape_for_terminal(s).into_owned();
     println!(
-        "{source}: S3 Encryption Client object ({}), not s3seal",
+        "{}: S3 Encryption Client object ({}), not s3seal",
+        esc(source),
         d.format
     );
     println!("  metadata:       {:?}", d.metadata_location);
@@ -120,7 +123,7 @@ fn print_s3ec(source: &str, d: &s3ec::Description, json: bool) {
     }
     println!("  encryption context (passed to KMS as stored):");
     for (k, v) in &d.context {
-        println!("    {k} = {v}");
+        println!("    {} = {}", esc(k), esc(v));
     }
     println!("  `s3seal get` reads it; `s3seal migrate` re-encrypts it into the s3seal format");
 }

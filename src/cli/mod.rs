@@ -1,5 +1,6 @@
-//! The command line: clap definitions, the global AWS options, logging, Ctrl-C handling and
-//! the mapping from errors to messages and exit codes. One file per subcommand beside it.
+//! The command line: clap definitions, the global AWS options, logging, signal handling
+//! ([`signals`]) and the mapping from errors to messages and exit codes. One file per
+//! subcommand beside it.
 
 mod config;
 mod docs;
@@ -14,6 +15,7 @@ mod presign;
 mod progress;
 mod put;
 mod rewrap;
+mod signals;
 mod verify;
 
 use std::path::PathBuf;
@@ -22,7 +24,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use s3seal::Error;
 use s3seal::aws::AwsSettings;
-use s3seal::transfer::Cancel;
+use s3seal::terminal::escape_for_terminal;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -162,26 +164,12 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-/// First Ctrl-C: ask the running command to clean up and stop. Second: exit at once.
-fn install_interrupt_handler() -> Cancel {
-    let (trigger, cancel) = Cancel::new();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!("s3seal: interrupted; cleaning up (press Ctrl-C again to exit at once)");
-        let _ = trigger.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
-    cancel
-}
-
+/// The error on stderr. Messages carry strings from headers and servers (key ids, key names,
+/// error texts), so they are escaped for the terminal.
 fn report(err: &Error) {
-    eprintln!("s3seal: error: {err}");
+    eprintln!("s3seal: error: {}", escape_for_terminal(&err.to_string()));
     if let Some(hint) = err.hint() {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", escape_for_terminal(&hint));
     }
 }
 
@@ -204,7 +192,7 @@ pub fn main() -> ExitCode {
     };
     let json_command = cli.command.json_name();
     let result = runtime.block_on(async {
-        let cancel = install_interrupt_handler();
+        let cancel = signals::install();
         match cli.command {
             Command::Put(args) => put::run(&cli.global, args, cancel)
                 .await
@@ -245,7 +233,10 @@ pub fn main() -> ExitCode {
         }
         Err(err) => {
             report(&err);
-            let code = exit::code_for(&err);
+            let code = match signals::interrupted_exit_code() {
+                Some(code) if matches!(err, Error::Interrupted) => code,
+                _ => exit::code_for(&err),
+            };
             if let Some(command) = json_command {
                 println!("{}", json::failure(command, &err, code));
             }

@@ -90,6 +90,9 @@ pub async fn gate(aws: &Aws, bucket: &str, mode: PostureMode, owner: &OwnerArgs)
             for finding in notices {
                 eprintln!("s3seal: posture: {}", finding.one_line());
             }
+            if let Some(line) = unknown_line(&report) {
+                eprintln!("s3seal: posture: {line}");
+            }
             Ok(())
         }
         GateDecision::Refuse { verdict, reasons } => {
@@ -103,6 +106,36 @@ pub async fn gate(aws: &Aws, bucket: &str, mode: PostureMode, owner: &OwnerArgs)
             )))
         }
     }
+}
+
+/// One line naming the checks `enforce` could not read (it uploads anyway) and the permissions
+/// that would settle them; `None` when every check was read.
+fn unknown_line(report: &Report) -> Option<String> {
+    let unknown: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.status == posture::Status::Unknown)
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    let checks: Vec<&str> = unknown.iter().map(|f| f.check.as_str()).collect();
+    let mut permissions: Vec<&str> = unknown
+        .iter()
+        .filter_map(|f| f.missing_permission.as_deref())
+        .collect();
+    permissions.sort_unstable();
+    permissions.dedup();
+    let settle = if permissions.is_empty() {
+        "no permission would settle them (the server could not answer)".to_string()
+    } else {
+        format!("granting {} would settle them", permissions.join(", "))
+    };
+    Some(format!(
+        "uploading although {} check(s) could not be read: {} ({settle}; --posture strict refuses unknown checks)",
+        checks.len(),
+        checks.join(", ")
+    ))
 }
 
 pub async fn run(global: &GlobalArgs, args: PostureArgs) -> Result<ExitCode> {

@@ -48,10 +48,11 @@ pub struct PutArgs {
     /// Chunk size, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
-    /// Bucket posture check before uploading: enforce refuses a `block` verdict, strict
-    /// anything but `ok`
-    #[arg(long, value_enum, default_value_t = PostureMode::Enforce)]
-    posture: PostureMode,
+    /// Bucket posture check before uploading [default: enforce]: enforce refuses a `block`
+    /// verdict (and names checks it could not read), strict anything but `ok`. Not with a
+    /// presigned URL destination (no bucket is read)
+    #[arg(long, value_enum)]
+    posture: Option<PostureMode>,
     #[command(flatten)]
     owner: OwnerArgs,
     /// Print one JSON document on stdout (docs/JSON.md), also on failure
@@ -98,7 +99,13 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         Source::File(path)
     };
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
-    gate(&aws, &dest.bucket, args.posture, &args.owner).await?;
+    gate(
+        &aws,
+        &dest.bucket,
+        args.posture.unwrap_or_default(),
+        &args.owner,
+    )
+    .await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let store = Arc::new(SdkStore::new(
         aws.s3.clone(),
@@ -163,8 +170,11 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
             args.chunk_size
         ))
     })?;
-    // Refuse plain HTTP and malformed URLs before reading anything.
-    s3seal::presign::ParsedUrl::parse(&args.dest)?.location()?;
+    // Refuse plain HTTP, malformed URLs and options that cannot apply before reading anything.
+    let parsed = s3seal::presign::ParsedUrl::parse(&args.dest)?;
+    parsed.location()?;
+    refuse_bucket_options(&args)?;
+    s3seal::transfer::url_put::require_signed_sse(&parsed, &redact_url(&args.dest))?;
     let source = if args.src == "-" {
         Source::Stream(Box::new(std::io::stdin()))
     } else {
@@ -217,4 +227,32 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// With a presigned URL destination there is no bucket to check or to pin: `--posture`
+/// (other than off), `--expected-owner` and `--trusted-account` would be silently ignored.
+fn refuse_bucket_options(args: &PutArgs) -> Result<()> {
+    let mut given = Vec::new();
+    if matches!(
+        args.posture,
+        Some(PostureMode::Enforce | PostureMode::Strict)
+    ) {
+        given.push("--posture");
+    }
+    if args.owner.expected_owner.is_some() {
+        given.push("--expected-owner");
+    }
+    if !args.owner.trusted_accounts.is_empty() {
+        given.push("--trusted-account");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage_hint(
+        format!(
+            "{} cannot apply to a presigned URL destination: s3seal reads no bucket settings through a URL",
+            given.join(", ")
+        ),
+        "check the bucket with `s3seal posture s3://BUCKET` (with credentials) before presigning, or upload to s3://BUCKET/KEY",
+    ))
 }

@@ -9,8 +9,8 @@ use s3seal::location::ObjectLocation;
 use s3seal::ops::rewrap::{
     DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
 };
-use s3seal::pins::printable;
 use s3seal::store::SdkStore;
+use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
@@ -97,7 +97,7 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         eprintln!(
             "rewrapped {}: KMS key {} -> {}; header {} -> {} bytes; {}",
             request.location,
-            printable(&outcome.old_kms_key_id),
+            escape_for_terminal(&outcome.old_kms_key_id),
             outcome.new_kms_key_id,
             outcome.old_header_len,
             outcome.new_header_len,

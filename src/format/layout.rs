@@ -85,12 +85,15 @@ impl Layout {
         self.plaintext_len.div_ceil(self.chunk_size.bytes()).max(1)
     }
 
-    /// T = H + L + 16 n. Saturates instead of overflowing, so a header claiming an absurd
-    /// length (up to 2^64 - 1) fails the length check rather than wrapping around.
-    pub fn ciphertext_len(&self) -> u64 {
-        self.header_len
-            .saturating_add(self.plaintext_len)
-            .saturating_add(TAG.saturating_mul(self.chunk_count()))
+    /// T = H + L + 16 n, in checked 64-bit arithmetic (FORMAT.md section 6): a header claiming
+    /// an absurd length (up to 2^64 - 1) is a length error, never a wrapped or clamped total.
+    pub fn ciphertext_len(&self) -> Result<u64, FormatError> {
+        TAG.checked_mul(self.chunk_count())
+            .and_then(|tags| tags.checked_add(self.header_len))
+            .and_then(|t| t.checked_add(self.plaintext_len))
+            .ok_or(FormatError::LengthOverflow {
+                plaintext_len: self.plaintext_len,
+            })
     }
 
     pub fn is_final(&self, index: u64) -> bool {
@@ -133,7 +136,7 @@ impl Layout {
     /// The object must be exactly as long as the header says: anything else is truncation or
     /// appended data.
     pub fn check_object_len(&self, actual: u64) -> Result<(), FormatError> {
-        let expected = self.ciphertext_len();
+        let expected = self.ciphertext_len()?;
         if actual == expected {
             Ok(())
         } else {
@@ -163,11 +166,11 @@ mod tests {
     fn sizes_at_the_edges() {
         let c = 1u64 << 16;
         assert_eq!(layout(0).chunk_count(), 1);
-        assert_eq!(layout(0).ciphertext_len(), 200 + 16);
-        assert_eq!(layout(1).ciphertext_len(), 200 + 1 + 16);
+        assert_eq!(layout(0).ciphertext_len(), Ok(200 + 16));
+        assert_eq!(layout(1).ciphertext_len(), Ok(200 + 1 + 16));
         assert_eq!(layout(c).chunk_count(), 1);
         assert_eq!(layout(c + 1).chunk_count(), 2);
-        assert_eq!(layout(c + 1).ciphertext_len(), 200 + c + 1 + 32);
+        assert_eq!(layout(c + 1).ciphertext_len(), Ok(200 + c + 1 + 32));
         assert_eq!(layout(c + 1).chunk_plain_range(1), c..c + 1);
         assert_eq!(
             layout(c + 1).chunk_cipher_range(1),
@@ -195,8 +198,35 @@ mod tests {
     #[test]
     fn absurd_lengths_fail_the_length_check_instead_of_overflowing() {
         let l = Layout::new(200, ChunkSize::from_log2(16).unwrap(), u64::MAX);
-        assert_eq!(l.ciphertext_len(), u64::MAX);
+        assert_eq!(
+            l.ciphertext_len(),
+            Err(FormatError::LengthOverflow {
+                plaintext_len: u64::MAX
+            })
+        );
         assert!(l.check_object_len(1 << 40).is_err());
+    }
+
+    /// Regression (issue 11, item 6): the total used to saturate at 2^64 - 1, so an object of
+    /// exactly that length would have passed the length check of an overflowing header.
+    #[test]
+    fn ciphertext_len_overflow_is_a_length_error_not_a_saturated_total() {
+        // Overflows only in the final addition (H + L with L = 2^64 - 1 - 16 n + 1 ...).
+        let c = ChunkSize::from_log2(24).unwrap();
+        let plain = u64::MAX - 200;
+        let l = Layout::new(200, c, plain);
+        assert!(matches!(
+            l.ciphertext_len(),
+            Err(FormatError::LengthOverflow { .. })
+        ));
+        assert!(matches!(
+            l.check_object_len(u64::MAX),
+            Err(FormatError::LengthOverflow { .. })
+        ));
+        // The largest total that fits is still computed exactly.
+        let n = (u64::MAX / 2).div_ceil(c.bytes());
+        let fits = Layout::new(200, c, u64::MAX / 2);
+        assert_eq!(fits.ciphertext_len(), Ok(200 + u64::MAX / 2 + 16 * n));
     }
 
     #[test]

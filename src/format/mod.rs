@@ -60,6 +60,10 @@ pub enum FormatError {
     ChunkAuthentication { index: u64 },
     #[error("object is {actual} bytes but its header implies {expected}: truncated or extended")]
     LengthMismatch { expected: u64, actual: u64 },
+    #[error(
+        "header claims {plaintext_len} plaintext bytes: the object length it implies overflows 64 bits"
+    )]
+    LengthOverflow { plaintext_len: u64 },
     #[error("invalid encryption context: {0}")]
     InvalidContext(String),
     #[error("data key must be 32 bytes, got {0}")]
@@ -96,7 +100,7 @@ pub fn seal_to_vec(
     let header = fields.seal(keys)?;
     let layout = Layout::new(header.len() as u64, fields.chunk_size, fields.plaintext_len);
     let cipher = ChunkCipher::new(keys, fields.chunk_size, Backend::default());
-    let mut out = Vec::with_capacity(layout.ciphertext_len() as usize);
+    let mut out = Vec::with_capacity(layout.ciphertext_len()? as usize);
     out.extend_from_slice(&header);
     for index in 0..layout.chunk_count() {
         let range = layout.chunk_plain_range(index);

@@ -99,8 +99,8 @@ pub fn inspect_bytes(bytes: &[u8], object_len: u64) -> Result<Inspection> {
         chunk_size: layout.chunk_size().bytes(),
         chunk_count: layout.chunk_count(),
         plaintext_len: layout.plaintext_len(),
-        ciphertext_len: layout.ciphertext_len(),
-        length_matches: layout.ciphertext_len() == object_len,
+        ciphertext_len: layout.ciphertext_len()?,
+        length_matches: layout.ciphertext_len()? == object_len,
         kms_key_id: fields.key_id.clone(),
         encryption_context: fields
             .context
@@ -163,7 +163,13 @@ pub async fn inspect(
 /// Human-readable lines for an inspection.
 pub fn describe(source: &str, i: &Inspection) -> String {
     let mut out = String::new();
-    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<20} {v}\n"));
+    // Every value may come from the object (key id, context, names): escaped for the terminal.
+    let mut line = |k: &str, v: String| {
+        out.push_str(&format!(
+            "{k:<20} {}\n",
+            crate::terminal::escape_for_terminal(&v)
+        ))
+    };
     line("object", source.to_string());
     line("size", format!("{} bytes", i.object_len));
     match &i.header {

@@ -32,8 +32,8 @@ pub enum ObjectKind {
 #[derive(Debug, Clone)]
 pub struct OpenRequest {
     pub download: DownloadRequest,
-    /// S3EC objects to stdout: decrypt into a private temporary file first, stream it once
-    /// its single tag verified.
+    /// To stdout: decrypt into a private temporary file first and stream it only once the
+    /// whole object verified (an S3EC object's single tag, or every chunk of an s3seal one).
     pub buffer_to_temp: bool,
     /// Read S3 Encryption Client objects (unbound to their location); refused otherwise.
     pub allow_s3ec: bool,
@@ -80,6 +80,12 @@ pub async fn open(
     let first = FirstRange::read(reader, wanted.first_read_len()).await?;
     match classify(reader, &first, s3ec_store).await? {
         ObjectKind::S3seal => {
+            // Chunks verify one by one, so stdout normally gets each as it verified; asked to
+            // buffer, stdout gets nothing until the whole object verified.
+            let sink = match sink {
+                Sink::Stdout if request.buffer_to_temp => &Sink::BufferedStdout,
+                other => other,
+            };
             download::download(reader, Some(first), keyring, wanted, sink, progress, cancel)
                 .await
                 .map(Opened::S3seal)

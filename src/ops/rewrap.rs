@@ -172,7 +172,7 @@ pub async fn rewrap(
     };
     let old_h = old_layout.header_len();
     let new_h = new_header.len() as u64;
-    let total_old = old_layout.ciphertext_len();
+    let total_old = old_layout.ciphertext_len()?;
     let body_len = total_old - old_h;
     let new_total = new_h + body_len;
     let options = WriteOptions {

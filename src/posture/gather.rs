@@ -62,9 +62,12 @@ impl AccountClients {
         if sdk.endpoint_url().is_some() {
             control = control.endpoint_resolver(S3ControlCustomEndpoint::default());
         }
+        let sts = aws_sdk_sts::config::Builder::from(sdk).interceptor(crate::aws::HttpsOnly);
         AccountClients {
-            s3control: aws_sdk_s3control::Client::from_conf(control.build()),
-            sts: aws_sdk_sts::Client::new(sdk),
+            s3control: aws_sdk_s3control::Client::from_conf(
+                control.interceptor(crate::aws::HttpsOnly).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
         }
     }
 }

@@ -319,7 +319,7 @@ pub async fn open_envelope(
             ),
             "pass --buffer-to-temp to decrypt into a private temporary file and stream it once the tag verified, or give a file destination",
         )),
-        Sink::Stdout => {
+        Sink::Stdout | Sink::BufferedStdout => {
             let tmp = TempFile::in_dir(&std::env::temp_dir(), "s3ec-stdout")?;
             let (written, arn) = decrypt_to_file(
                 keyring, reader, first, envelope, request, &tmp, &progress, cancel,

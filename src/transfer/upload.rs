@@ -199,7 +199,7 @@ impl Job {
         );
         Ok(UploadOutcome {
             etag: receipt.etag,
-            ..self.outcome(total_plain, layout.ciphertext_len(), parts)
+            ..self.outcome(total_plain, layout.ciphertext_len()?, parts)
         })
     }
 

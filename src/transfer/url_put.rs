@@ -169,6 +169,24 @@ fn put_headers(parsed: &ParsedUrl, total: u64, sse_kms_key_id: &str) -> Vec<(Str
     headers
 }
 
+/// Refuses a URL whose signature does not cover `x-amz-server-side-encryption`: the upload
+/// would be stored without SSE-KMS (whatever header we add, the signer did not ask for it).
+pub fn require_signed_sse(parsed: &ParsedUrl, redacted: &str) -> Result<()> {
+    if parsed
+        .signed_headers()
+        .iter()
+        .any(|h| h == "x-amz-server-side-encryption")
+    {
+        return Ok(());
+    }
+    Err(Error::usage_hint(
+        format!(
+            "the presigned URL {redacted} does not sign x-amz-server-side-encryption: the object would be stored without SSE-KMS"
+        ),
+        "create the URL with `s3seal presign --put s3://BUCKET/KEY --kms-key-id ID`, which signs SSE-KMS",
+    ))
+}
+
 /// The error for a PUT that never got an answer.
 fn send_error(redacted: &str, e: &str) -> Error {
     let lower = e.to_ascii_lowercase();
@@ -196,6 +214,7 @@ pub async fn put_to_url(
     let parsed = ParsedUrl::parse(url)?;
     let location = parsed.location()?;
     let redacted = redact_url(url);
+    require_signed_sse(&parsed, &redacted)?;
     // A refused PUT is often seen only as a connection closed mid-body, so say "expired"
     // before sending anything when the URL says so.
     if parsed.expires_at().is_some_and(|t| t <= SystemTime::now()) {
@@ -214,7 +233,7 @@ pub async fn put_to_url(
         NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size).await?;
     let header = envelope.seal_header(plain_len)?;
     let layout = Layout::new(header.len() as u64, request.chunk_size, plain_len);
-    let total = layout.ciphertext_len();
+    let total = layout.ciphertext_len()?;
     if total > MAX_SINGLE_PUT_BYTES {
         return Err(too_big(plain_len));
     }

@@ -57,6 +57,21 @@ pub fn leftovers(dir: &Path, keep: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether process `pid` holds a nameless (`O_TMPFILE`) file open in `dir`: on Linux a
+/// download's temporary file has no name, and `/proc/PID/fd` shows it as `DIR/#INODE (deleted)`.
+pub fn holds_anonymous_file_in(pid: u32, dir: &Path) -> bool {
+    let dir = dir.canonicalize().unwrap();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            target.parent() == Some(dir.as_path())
+                && target.to_string_lossy().ends_with("(deleted)")
+        })
+    })
+}
+
 /// Nothing but the (absent) destination may be left in the directory: no temporary files.
 pub fn assert_no_output(dir: &tempfile::TempDir, dst: &Path) {
     assert!(!dst.exists(), "destination was written");

@@ -58,8 +58,8 @@ pub(crate) fn open_unit(
         let sealed_len = (plain.end - plain.start) as usize + TAG_LEN;
         if sealed_len > rest.len() {
             return Err(FormatError::LengthMismatch {
-                expected: layout.ciphertext_len(),
-                actual: layout.ciphertext_len() - (sealed_len - rest.len()) as u64,
+                expected: layout.ciphertext_len()?,
+                actual: layout.ciphertext_len()? - (sealed_len - rest.len()) as u64,
             });
         }
         let (this, tail) = std::mem::take(&mut rest).split_at_mut(sealed_len);

@@ -16,6 +16,7 @@ mod check;
 mod output;
 pub mod reader;
 pub mod sink;
+mod temp;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -35,7 +36,8 @@ use crate::pins::KeyPins;
 
 pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
-pub use sink::{Sink, TempFile, resolve_destination};
+pub use sink::{Sink, resolve_destination};
+pub use temp::{TempFile, remove_live_temp_files};
 
 /// Bytes per ranged read by default (`--part-size` of get and verify): each range in flight
 /// costs about three times its size, so 30 MiB + 3 x 8 x 4 MiB stays under 128 MiB at the
@@ -235,7 +237,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
                 .await?;
             if buf.len() as u64 != range.end - range.start {
                 return Err(Error::from(FormatError::LengthMismatch {
-                    expected: layout.ciphertext_len(),
+                    expected: layout.ciphertext_len()?,
                     actual: meta.total,
                 }));
             }

@@ -1,18 +1,25 @@
 //! The download's writer for one [`Sink`]: a file through a [`TempFile`] written with
 //! positioned writes as soon as each range verified (ranges finish in any order), stdout
-//! written in order by the consumer on a blocking thread, or nothing (verify only).
+//! written in order by the consumer on a blocking thread, stdout through a private temporary
+//! file copied out only once everything verified, or nothing (verify only).
 
 use std::io::Write;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::sink::{Sink, TempFile, raw_stdout, resolve_destination, write_at};
+use super::TempFile;
+use super::sink::{Sink, raw_stdout, resolve_destination, write_at};
 use crate::error::{Error, Result};
 
 pub(crate) enum Writer {
     /// Written with positioned writes by the range tasks themselves.
     File {
+        tmp: TempFile,
+        file: Arc<std::fs::File>,
+    },
+    /// Written like a file into a private temporary file, copied to stdout at the end.
+    Buffered {
         tmp: TempFile,
         file: Arc<std::fs::File>,
     },
@@ -30,6 +37,11 @@ impl Writer {
                 let file = Arc::new(tmp.handle()?);
                 Writer::File { tmp, file }
             }
+            Sink::BufferedStdout => {
+                let tmp = TempFile::in_dir(&std::env::temp_dir(), "stdout")?;
+                let file = Arc::new(tmp.handle()?);
+                Writer::Buffered { tmp, file }
+            }
             Sink::Stdout => Writer::Stdout(Some(raw_stdout().map_err(|e| Error::io("stdout", e))?)),
             Sink::Discard => Writer::Discard,
         })
@@ -38,7 +50,7 @@ impl Writer {
     /// The file the range tasks write into directly, if any.
     pub fn positioned(&self) -> Option<Arc<std::fs::File>> {
         match self {
-            Writer::File { file, .. } => Some(Arc::clone(file)),
+            Writer::File { file, .. } | Writer::Buffered { file, .. } => Some(Arc::clone(file)),
             _ => None,
         }
     }
@@ -77,6 +89,11 @@ impl Writer {
             Writer::File { tmp, file } => {
                 drop(file);
                 Ok(Some(tmp.commit().await?))
+            }
+            Writer::Buffered { tmp, file } => {
+                drop(file);
+                tmp.copy_to_stdout().await?;
+                Ok(None)
             }
             Writer::Stdout(Some(mut out)) => {
                 tokio::task::spawn_blocking(move || out.flush())
