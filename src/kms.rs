@@ -13,7 +13,6 @@ use zeroize::Zeroize;
 use crate::aws::{service_error_parts, transport_error};
 use crate::error::{Error, Result};
 use crate::format::{DataKey, EncryptionContext};
-use crate::pins::printable;
 
 /// A fresh data key and its KMS-wrapped form.
 pub struct NewDataKey {
@@ -292,7 +291,8 @@ where
         return e;
     }
     let (code, detail) = service_error_parts(&err);
-    let (key, detail) = (printable(key_id), printable(&detail));
+    // Raw in the error: the CLI escapes every error once, where it reaches the terminal.
+    let key = key_id;
     let altered = "the header (its key id, wrapped key or encryption context) was altered or planted, or the object was moved; do not use this data";
     match code.as_str() {
         "NotFoundException" => Error::integrity(
@@ -315,7 +315,7 @@ where
             format!("KMS rejected the header's key {key} or encryption context ({detail})"),
             Some(altered.into()),
         ),
-        _ => not_now(&code, &key, &detail, "ask its owner to enable it").unwrap_or_else(|| {
+        _ => not_now(&code, key, &detail, "ask its owner to enable it").unwrap_or_else(|| {
             Error::runtime(format!("KMS Decrypt failed for key {key}: {detail}"))
         }),
     }
@@ -355,8 +355,7 @@ where
         | "InvalidKeyUsageException"
         | "ValidationException" => Error::integrity(
             format!(
-                "KMS could not decrypt the data key of this S3EC object ({})",
-                printable(&detail)
+                "KMS could not decrypt the data key of this S3EC object ({detail})"
             ),
             Some("the stored encryption context or wrapped key was altered, it names a KMS key that is not there or is not pinned, or you may not use its key (kms:Decrypt); do not use this data".into()),
         ),

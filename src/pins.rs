@@ -82,7 +82,8 @@ impl KeyPins {
     /// Checks the key an object names (its header's key id, or the key KMS reports it
     /// unwrapped with): a pinned key, or any key when unpinned and pins are not required.
     pub fn check(&self, found: &str) -> Result<()> {
-        let shown = printable(found);
+        // Raw in the error: the CLI escapes every error once, where it reaches the terminal.
+        let shown = found;
         if self.arns.is_empty() {
             if self.required {
                 return Err(Error::usage_hint(
@@ -197,12 +198,15 @@ mod tests {
     }
 
     #[test]
-    fn the_key_found_is_escaped_for_the_terminal() {
+    fn the_key_found_is_named_and_escaped_once_for_the_terminal() {
         let pins = KeyPins::from_arns(vec![A.into()]);
-        let err = pins
-            .check("evil\x1b]0;title\x07\r")
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains('\x1b') && !err.contains('\r') && !err.contains('\x07'));
+        let found = "evil\x1b]0;title\x07\r";
+        let err = pins.check(found).unwrap_err().to_string();
+        // The error holds the key as found; the CLI escapes every error once, where it is
+        // printed (tests/regression: hostile_key_id_in_a_header_is_printed_escaped...).
+        assert!(err.contains(found), "{err}");
+        let shown = crate::terminal::escape_for_terminal(&err);
+        assert!(!shown.contains('\x1b') && !shown.contains('\r') && !shown.contains('\x07'));
+        assert!(shown.contains("evil\\u{1b}]0;title\\u{7}\\u{d}"), "{shown}");
     }
 }
