@@ -104,6 +104,12 @@ fn take_plaintext(blob: Option<Blob>) -> Result<DataKey> {
     Ok(key_from(&mut bytes)?)
 }
 
+/// The wrapped data key of a KMS answer.
+fn take_wrapped(blob: Option<Blob>) -> Result<Vec<u8>> {
+    blob.map(Blob::into_inner)
+        .ok_or_else(|| Error::runtime("KMS returned no wrapped data key"))
+}
+
 /// Copies a data key out of `bytes` and overwrites them with zeros, whatever their length.
 fn key_from(bytes: &mut [u8]) -> std::result::Result<DataKey, crate::format::FormatError> {
     let key = DataKey::from_slice(bytes);
@@ -161,11 +167,7 @@ impl Keyring for KmsKeyring {
             .map_err(|e| kms_error("GenerateDataKey", "kms:GenerateDataKey", key_id, e))?;
         let mut out = out;
         let key = take_plaintext(out.plaintext.take())?;
-        let wrapped = out
-            .ciphertext_blob
-            .take()
-            .ok_or_else(|| Error::runtime("KMS returned no wrapped data key"))?
-            .into_inner();
+        let wrapped = take_wrapped(out.ciphertext_blob.take())?;
         let key_arn = out.key_id.take().unwrap_or_else(|| key_id.to_string());
         Ok(NewDataKey {
             key,
@@ -250,11 +252,7 @@ impl Keyring for KmsKeyring {
             .send()
             .await
             .map_err(|e| reencrypt_error(new_key_id, e))?;
-        let wrapped = out
-            .ciphertext_blob
-            .take()
-            .ok_or_else(|| Error::runtime("KMS ReEncrypt returned no wrapped key"))?
-            .into_inner();
+        let wrapped = take_wrapped(out.ciphertext_blob.take())?;
         let key_arn = out.key_id.take().unwrap_or_else(|| new_key_id.to_string());
         Ok(Rewrapped {
             wrapped,

@@ -8,15 +8,9 @@ use std::path::Path;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-const SETTINGS_VARS: [&str; 7] = [
-    "S3SEAL_KMS_KEY_ID",
-    "S3SEAL_EXPECTED_KMS_KEY_IDS",
-    "S3SEAL_POSTURE",
-    "S3SEAL_EXPECTED_OWNER",
-    "S3SEAL_TRUSTED_ACCOUNTS",
-    "S3SEAL_CONCURRENCY",
-    "S3SEAL_PART_SIZE",
-];
+mod common;
+
+use common::SETTINGS_VARS;
 
 /// s3seal reading `config` and nothing else from the environment that could change defaults.
 fn s3seal(config: &Path) -> Command {

@@ -67,12 +67,8 @@ pub struct GetArgs {
     allow_s3ec: bool,
     #[command(flatten)]
     pins: PinArgs,
-    /// Print one JSON document on stdout (docs/JSON.md), also on failure
-    #[arg(long)]
-    pub(super) json: bool,
-    /// No progress bar or summary
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    pub(super) output: json::OutputArgs,
 }
 
 fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
@@ -134,14 +130,14 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         buffer_to_temp: args.buffer_to_temp,
         allow_s3ec: args.allow_s3ec,
     };
-    if args.json && matches!(sink, Sink::Stdout) {
+    if args.output.json && matches!(sink, Sink::Stdout) {
         return Err(Error::usage_hint(
             "--json prints its document on stdout, where `-` sends the plaintext",
             "give a file destination with --json",
         ));
     }
     let started = std::time::Instant::now();
-    let progress = progress::reporter(args.quiet, "opening");
+    let progress = progress::reporter(args.output.quiet, "opening");
     let (shown, opened) = match (url_reader, src) {
         // A presigned URL: no S3 credentials needed; the header's bucket/key binding is
         // checked against what the URL addresses.
@@ -167,10 +163,10 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         }
         (None, None) => unreachable!("a source is a URL or an s3:// location"),
     };
-    if args.json {
+    if args.output.json {
         json::emit("get", started, json::opened(&shown, &opened));
     }
-    if !args.quiet && !matches!(sink, Sink::Stdout) {
+    if !args.output.quiet && !matches!(sink, Sink::Stdout) {
         // Names from a presigned URL and key ids from the header: escaped for the terminal.
         eprintln!("{}", escape_for_terminal(&summary(&shown, &opened)));
     }

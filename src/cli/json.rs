@@ -11,6 +11,17 @@ use s3seal::Error;
 use s3seal::ops::open::Opened;
 use serde_json::{Value, json};
 
+/// The output options every single-object command shares.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar or summary
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// Version of the documents' shape (docs/JSON.md).
 pub const SCHEMA: u32 = 1;
 

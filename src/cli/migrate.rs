@@ -58,12 +58,8 @@ pub struct MigrateArgs {
     posture: PostureMode,
     #[command(flatten)]
     owner: OwnerArgs,
-    /// Print one JSON document on stdout (docs/JSON.md), also on failure
-    #[arg(long)]
-    pub(super) json: bool,
-    /// No progress bar or summary
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    pub(super) output: json::OutputArgs,
     #[command(flatten)]
     pins: PinArgs,
 }
@@ -106,7 +102,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
         keep_instruction_file: args.keep_instruction_file,
         pins: args.pins.resolve(&keyring).await?,
     };
-    let quiet = args.quiet;
+    let quiet = args.output.quiet;
     let started = std::time::Instant::now();
     let done = migration
         .run(
@@ -116,7 +112,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
             cancel,
         )
         .await?;
-    if args.json {
+    if args.output.json {
         json::emit(
             "migrate",
             started,

@@ -106,11 +106,11 @@ impl Command {
     /// The command's name when it was asked for a JSON document (`--json`).
     fn json_name(&self) -> Option<&'static str> {
         match self {
-            Command::Put(a) if a.json => Some("put"),
-            Command::Get(a) if a.json => Some("get"),
-            Command::Verify(a) if a.json => Some("verify"),
-            Command::Rewrap(a) if a.json => Some("rewrap"),
-            Command::Migrate(a) if a.json => Some("migrate"),
+            Command::Put(a) if a.output.json => Some("put"),
+            Command::Get(a) if a.output.json => Some("get"),
+            Command::Verify(a) if a.output.json => Some("verify"),
+            Command::Rewrap(a) if a.output.json => Some("rewrap"),
+            Command::Migrate(a) if a.output.json => Some("migrate"),
             Command::Inspect(a) if a.json => Some("inspect"),
             Command::Presign(a) if a.json => Some("presign"),
             Command::Posture(a) if a.json => Some("posture"),
@@ -193,32 +193,20 @@ pub fn main() -> ExitCode {
     let json_command = cli.command.json_name();
     let result = runtime.block_on(async {
         let cancel = signals::install();
+        let global = &cli.global;
+        let done = |result: s3seal::Result<()>| result.map(|()| ExitCode::SUCCESS);
         match cli.command {
-            Command::Put(args) => put::run(&cli.global, args, cancel)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Get(args) => get::run(&cli.global, args, cancel)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Posture(args) => posture::run(&cli.global, args).await,
-            Command::Presign(args) => presign::run(&cli.global, args)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Inspect(args) => inspect::run(&cli.global, args)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Verify(args) => verify::run(&cli.global, args, cancel)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Rewrap(args) => rewrap::run(&cli.global, args, cancel)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Migrate(args) => migrate::run(&cli.global, args, cancel)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Config(args) => config::run(&context, &args).map(|()| ExitCode::SUCCESS),
-            Command::Completions(args) => docs::completions(&args).map(|()| ExitCode::SUCCESS),
-            Command::Man(args) => docs::man(&args).map(|()| ExitCode::SUCCESS),
+            Command::Put(args) => done(put::run(global, args, cancel).await),
+            Command::Get(args) => done(get::run(global, args, cancel).await),
+            Command::Posture(args) => posture::run(global, args).await,
+            Command::Presign(args) => done(presign::run(global, args).await),
+            Command::Inspect(args) => done(inspect::run(global, args).await),
+            Command::Verify(args) => done(verify::run(global, args, cancel).await),
+            Command::Rewrap(args) => done(rewrap::run(global, args, cancel).await),
+            Command::Migrate(args) => done(migrate::run(global, args, cancel).await),
+            Command::Config(args) => done(config::run(&context, &args)),
+            Command::Completions(args) => done(docs::completions(&args)),
+            Command::Man(args) => done(docs::man(&args)),
         }
     });
     // Leave no background work (idle connections, blocking readers on stdin) holding us up.

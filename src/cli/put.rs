@@ -55,12 +55,8 @@ pub struct PutArgs {
     posture: Option<PostureMode>,
     #[command(flatten)]
     owner: OwnerArgs,
-    /// Print one JSON document on stdout (docs/JSON.md), also on failure
-    #[arg(long)]
-    pub(super) json: bool,
-    /// No progress bar or summary
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    pub(super) output: json::OutputArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<()> {
@@ -122,9 +118,9 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         concurrency: args.concurrency,
     };
     let started = std::time::Instant::now();
-    let progress = progress::reporter(args.quiet, "sealing");
+    let progress = progress::reporter(args.output.quiet, "sealing");
     let outcome = upload(store, &keyring, source, &request, progress, cancel).await?;
-    if args.json {
+    if args.output.json {
         json::emit(
             "put",
             started,
@@ -140,7 +136,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
             }),
         );
     }
-    if !args.quiet {
+    if !args.output.quiet {
         eprintln!(
             "sealed {} -> {} ({} bytes plaintext, {} bytes stored, {}; KMS key {})",
             args.src,
@@ -198,7 +194,7 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let outcome = put_to_url(&args.dest, &settings, &keyring, source, &request).await?;
-    if args.json {
+    if args.output.json {
         json::emit(
             "put",
             started,
@@ -215,7 +211,7 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
             }),
         );
     }
-    if !args.quiet {
+    if !args.output.quiet {
         eprintln!(
             "sealed {} -> {} via {} ({} bytes plaintext, {} bytes stored, single PUT; KMS key {})",
             args.src,

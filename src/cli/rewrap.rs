@@ -40,12 +40,8 @@ pub struct RewrapArgs {
     /// Copy requests in flight
     #[arg(long, default_value_t = DEFAULT_COPY_CONCURRENCY)]
     concurrency: usize,
-    /// Print one JSON document on stdout (docs/JSON.md), also on failure
-    #[arg(long)]
-    pub(super) json: bool,
-    /// No summary
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    pub(super) output: json::OutputArgs,
     #[command(flatten)]
     pins: PinArgs,
 }
@@ -76,7 +72,7 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
     let store = Arc::new(SdkStore::new(aws.s3.clone(), None));
     let started = std::time::Instant::now();
     let outcome = rewrap(store, &keyring, &request, cancel).await?;
-    if args.json {
+    if args.output.json {
         json::emit(
             "rewrap",
             started,
@@ -93,7 +89,7 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
             }),
         );
     }
-    if !args.quiet {
+    if !args.output.quiet {
         eprintln!(
             "rewrapped {}: KMS key {} -> {}; header {} -> {} bytes; {}",
             request.location,

@@ -41,12 +41,8 @@ pub struct VerifyArgs {
     /// Bytes per ranged read
     #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
     part_size: u64,
-    /// Print one JSON document on stdout (docs/JSON.md), also on failure
-    #[arg(long)]
-    pub(super) json: bool,
-    /// No progress bar or summary
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    pub(super) output: json::OutputArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Result<()> {
@@ -73,7 +69,7 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
         concurrency: args.concurrency,
         unit_bytes: args.part_size,
     };
-    let progress = progress::reporter(args.quiet, "verifying");
+    let progress = progress::reporter(args.output.quiet, "verifying");
     let started = std::time::Instant::now();
     let opened = match (&kind, url_reader, file_reader) {
         (SrcKind::S3(location), _, _) => {
@@ -86,20 +82,20 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
         (_, _, Some(reader)) => verify(&reader, None, &keyring, &request, progress, cancel).await?,
         _ => unreachable!("every source kind has a reader"),
     };
-    if args.json {
+    if args.output.json {
         let mut doc = json::opened(&kind.display(), &opened);
         doc["intact"] = true.into();
         json::emit("verify", started, doc);
     }
     // The summary goes to stdout, unless stdout carries the JSON document.
     let say = |line: String| {
-        if args.json {
+        if args.output.json {
             eprintln!("{line}");
         } else {
             println!("{line}");
         }
     };
-    if !args.quiet {
+    if !args.output.quiet {
         match opened {
             Opened::S3seal(outcome) => say(format!(
                 "intact: {} ({} bytes of plaintext, {} chunks authenticated; KMS key {})",

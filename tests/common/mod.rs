@@ -67,6 +67,18 @@ pub enum Target {
     S3s,
 }
 
+/// The variables of the settings a config file could also set (src/cli/config.rs): cleared
+/// for every test command, so the machine's environment cannot change a default.
+pub const SETTINGS_VARS: [&str; 7] = [
+    "S3SEAL_KMS_KEY_ID",
+    "S3SEAL_EXPECTED_KMS_KEY_IDS",
+    "S3SEAL_POSTURE",
+    "S3SEAL_EXPECTED_OWNER",
+    "S3SEAL_TRUSTED_ACCOUNTS",
+    "S3SEAL_CONCURRENCY",
+    "S3SEAL_PART_SIZE",
+];
+
 /// The real `s3seal` binary, configured for `target` through the usual AWS variables.
 pub fn s3seal(target: Target) -> assert_cmd::Command {
     let e = env();
@@ -77,16 +89,11 @@ pub fn s3seal(target: Target) -> assert_cmd::Command {
         "AWS_ENDPOINT_URL_KMS",
         "AWS_PROFILE",
         "RUST_LOG",
-        "S3SEAL_KMS_KEY_ID",
-        // The settings a config file or variable could default (src/cli/config.rs).
         "S3SEAL_CONFIG",
-        "S3SEAL_EXPECTED_KMS_KEY_IDS",
-        "S3SEAL_POSTURE",
-        "S3SEAL_EXPECTED_OWNER",
-        "S3SEAL_TRUSTED_ACCOUNTS",
-        "S3SEAL_CONCURRENCY",
-        "S3SEAL_PART_SIZE",
-    ] {
+    ]
+    .iter()
+    .chain(&SETTINGS_VARS)
+    {
         cmd.env_remove(v);
     }
     // No config file from the machine running the tests.
