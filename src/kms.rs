@@ -56,30 +56,20 @@ pub trait Keyring {
     /// Unwraps an s3seal data key with `key_id` (the header's). KMS answers that mean "this
     /// object cannot be trusted" are integrity errors.
     async fn decrypt(
-        &self,
-        key_id: &str,
-        wrapped: &[u8],
-        context: &EncryptionContext,
+        &self, key_id: &str, wrapped: &[u8], context: &EncryptionContext,
     ) -> Result<Unwrapped>;
     /// Unwraps a data key written by the S3 Encryption Client, under exactly its stored
     /// `context`, with `key_id` when the reader pins one (KMS then refuses any other key).
     /// KMS answers that mean "this object cannot be trusted" are integrity errors.
     async fn decrypt_foreign(
-        &self,
-        wrapped: &[u8],
-        context: &BTreeMap<String, String>,
-        key_id: Option<&str>,
+        &self, wrapped: &[u8], context: &BTreeMap<String, String>, key_id: Option<&str>,
     ) -> Result<ForeignKey>;
     /// The full key ARN of `key_id` (a key id, key ARN, alias name or alias ARN).
     async fn describe_key(&self, key_id: &str) -> Result<String>;
     /// Wraps the data key behind `wrapped` (under `key_id` and `context`) under `new_key_id`
     /// and `new_context`, without the key leaving KMS.
     async fn reencrypt(
-        &self,
-        wrapped: &[u8],
-        key_id: &str,
-        context: &EncryptionContext,
-        new_key_id: &str,
+        &self, wrapped: &[u8], key_id: &str, context: &EncryptionContext, new_key_id: &str,
         new_context: &EncryptionContext,
     ) -> Result<Rewrapped>;
 }
@@ -119,10 +109,7 @@ fn key_from(bytes: &mut [u8]) -> std::result::Result<DataKey, crate::format::For
 
 /// Maps a KMS failure to an error with the missing permission or the likely cause.
 fn kms_error<E, R>(
-    operation: &str,
-    permission: &str,
-    key_id: &str,
-    err: aws_sdk_kms::error::SdkError<E, R>,
+    operation: &str, permission: &str, key_id: &str, err: aws_sdk_kms::error::SdkError<E, R>,
 ) -> Error
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
@@ -177,10 +164,7 @@ impl Keyring for KmsKeyring {
     }
 
     async fn decrypt(
-        &self,
-        key_id: &str,
-        wrapped: &[u8],
-        context: &EncryptionContext,
+        &self, key_id: &str, wrapped: &[u8], context: &EncryptionContext,
     ) -> Result<Unwrapped> {
         let mut out = self
             .client
@@ -199,10 +183,7 @@ impl Keyring for KmsKeyring {
     }
 
     async fn decrypt_foreign(
-        &self,
-        wrapped: &[u8],
-        context: &BTreeMap<String, String>,
-        key_id: Option<&str>,
+        &self, wrapped: &[u8], context: &BTreeMap<String, String>, key_id: Option<&str>,
     ) -> Result<ForeignKey> {
         let map = context
             .iter()
@@ -234,11 +215,7 @@ impl Keyring for KmsKeyring {
     }
 
     async fn reencrypt(
-        &self,
-        wrapped: &[u8],
-        key_id: &str,
-        context: &EncryptionContext,
-        new_key_id: &str,
+        &self, wrapped: &[u8], key_id: &str, context: &EncryptionContext, new_key_id: &str,
         new_context: &EncryptionContext,
     ) -> Result<Rewrapped> {
         let mut out = self

@@ -127,10 +127,7 @@ impl KeyPins {
     /// Decrypt is sent with each pinned key as `KeyId` in turn (KMS refuses any other key),
     /// and the key KMS reports is checked.
     pub async fn unwrap_foreign(
-        &self,
-        keyring: &impl Keyring,
-        wrapped: &[u8],
-        context: &BTreeMap<String, String>,
+        &self, keyring: &impl Keyring, wrapped: &[u8], context: &BTreeMap<String, String>,
     ) -> Result<ForeignKey> {
         let unwrapped = if self.arns.is_empty() {
             keyring.decrypt_foreign(wrapped, context, None).await?

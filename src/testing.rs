@@ -64,10 +64,7 @@ impl Keyring for TestKeyring {
     }
 
     async fn decrypt(
-        &self,
-        _key_id: &str,
-        wrapped: &[u8],
-        _context: &EncryptionContext,
+        &self, _key_id: &str, wrapped: &[u8], _context: &EncryptionContext,
     ) -> Result<Unwrapped> {
         self.decrypts.fetch_add(1, Ordering::SeqCst);
         Ok(Unwrapped {
@@ -77,20 +74,13 @@ impl Keyring for TestKeyring {
     }
 
     async fn decrypt_foreign(
-        &self,
-        _wrapped: &[u8],
-        _context: &BTreeMap<String, String>,
-        _key_id: Option<&str>,
+        &self, _wrapped: &[u8], _context: &BTreeMap<String, String>, _key_id: Option<&str>,
     ) -> Result<ForeignKey> {
         Err(Error::runtime("not used by these tests"))
     }
 
     async fn reencrypt(
-        &self,
-        wrapped: &[u8],
-        key_id: &str,
-        _context: &EncryptionContext,
-        _new_key_id: &str,
+        &self, wrapped: &[u8], key_id: &str, _context: &EncryptionContext, _new_key_id: &str,
         _new_context: &EncryptionContext,
     ) -> Result<Rewrapped> {
         if let Some((store, location)) = &self.race {
@@ -105,5 +95,33 @@ impl Keyring for TestKeyring {
 
     async fn describe_key(&self, _key_id: &str) -> Result<String> {
         Ok(self.arn.into())
+    }
+}
+
+/// The header fields the format's unit tests share.
+pub fn sample_fields() -> crate::format::HeaderFields {
+    crate::format::HeaderFields {
+        chunk_size: crate::format::ChunkSize::DEFAULT,
+        plaintext_len: 12345,
+        message_id: crate::format::MessageId([7; 32]),
+        key_id: "arn:aws:kms:us-east-1:123456789012:key/abc".into(),
+        wrapped_key: vec![9; 180],
+        context: EncryptionContext::for_object("b", "k", &[("team".into(), "x".into())]).unwrap(),
+    }
+}
+
+/// An upload of `dest` under a test key, 64 KiB chunks, 5 MiB parts, 2 in flight.
+pub fn upload_request(
+    dest: ObjectLocation, if_match: Option<String>,
+) -> crate::transfer::upload::UploadRequest {
+    crate::transfer::upload::UploadRequest {
+        dest,
+        kms_key_id: "alias/test".into(),
+        sse_kms_key_id: None,
+        context: vec![],
+        chunk_size: crate::format::ChunkSize::from_log2(16).unwrap(),
+        part_size: 5 << 20,
+        concurrency: 2,
+        if_match,
     }
 }

@@ -79,11 +79,7 @@ fn nothing_more(_: &Proxy, _: &str) {}
 
 /// A row (see [`Scenario`]); `also` defaults to nothing.
 fn row(
-    test: &'static str,
-    layer: Layer,
-    rules: Vec<Rule>,
-    (len, seed): (usize, u64),
-    expect: Expect,
+    test: &'static str, layer: Layer, rules: Vec<Rule>, (len, seed): (usize, u64), expect: Expect,
     fired: Fired,
 ) -> Scenario {
     Scenario {
@@ -449,11 +445,7 @@ scenario_tests!(
 /// `put` of `len` bytes through `route` as a child process with its stderr in a file, no read
 /// timeout (only signals end it), `--concurrency` as given.
 fn spawn_put(
-    route: &Route,
-    dir: &std::path::Path,
-    (len, seed): (usize, u64),
-    key: &str,
-    concurrency: &str,
+    route: &Route, dir: &std::path::Path, (len, seed): (usize, u64), key: &str, concurrency: &str,
 ) -> (std::process::Child, std::path::PathBuf) {
     let src = write_src(dir, &data(len, seed));
     let err_path = dir.join("stderr");

@@ -125,9 +125,7 @@ struct Capture(Arc<Mutex<Vec<Seen>>>);
 
 impl Intercept for Capture {
     fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
+        &self, context: &BeforeTransmitInterceptorContextRef<'_>, _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let req = context.request();

@@ -107,9 +107,7 @@ fn assert_refused(key: &str, extra: &[&str], what: &str, needle: &str) {
 
 /// A copy of `src` at a new key, with body and metadata passed through `f`.
 fn tampered_copy(
-    store: &Store,
-    src: &str,
-    name: &str,
+    store: &Store, src: &str, name: &str,
     f: impl FnOnce(&mut Vec<u8>, &mut HashMap<String, String>),
 ) -> String {
     let mut body = store.get_raw(src);

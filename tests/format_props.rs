@@ -172,12 +172,7 @@ fn every_byte_flip_and_every_truncation_of_a_two_chunk_object_is_rejected() {
 /// Seals the chunks of an object in the order given by `order`, spread over `threads` threads,
 /// with the library's chunk cipher, and assembles them at their computed offsets.
 fn seal_out_of_order(
-    dk: [u8; 32],
-    mid: [u8; 32],
-    k: u8,
-    pt: &[u8],
-    order: &[u64],
-    threads: usize,
+    dk: [u8; 32], mid: [u8; 32], k: u8, pt: &[u8], order: &[u64], threads: usize,
 ) -> Vec<u8> {
     let keys = ObjectKeys::derive(&DataKey::from_slice(&dk).unwrap(), MessageId(mid));
     let f = fields(k, pt.len(), mid);

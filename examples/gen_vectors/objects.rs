@@ -234,12 +234,7 @@ pub(crate) struct RawHeader {
 
 impl RawHeader {
     pub(crate) fn of_fields(
-        dk: &[u8; 32],
-        mid: &[u8; 32],
-        k: u8,
-        len: u64,
-        key_id: &str,
-        wrapped: &[u8],
+        dk: &[u8; 32], mid: &[u8; 32], k: u8, len: u64, key_id: &str, wrapped: &[u8],
         pairs: &[(String, String)],
     ) -> RawHeader {
         RawHeader {

@@ -124,9 +124,7 @@ impl HttpsOnlyClient {
 
 impl HttpClient for HttpsOnlyClient {
     fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
+        &self, settings: &HttpConnectorSettings, components: &RuntimeComponents,
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(HttpsOnlyConnector {
             inner: self.inner.http_connector(settings, components),
@@ -225,9 +223,7 @@ impl Intercept for HttpsOnly {
     }
 
     fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
+        &self, context: &BeforeTransmitInterceptorContextRef<'_>, _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> std::result::Result<(), BoxError> {
         let uri = context.request().uri();

@@ -120,38 +120,66 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
     let started = std::time::Instant::now();
     let progress = progress::reporter(args.output.quiet, "sealing");
     let outcome = upload(store, &keyring, source, &request, progress, cancel).await?;
-    if args.output.json {
-        json::emit(
-            "put",
-            started,
-            serde_json::json!({
-                "source": args.src,
-                "destination": request.dest.to_string(),
-                "plaintext_bytes": outcome.plaintext_len,
-                "stored_bytes": outcome.ciphertext_len,
-                "parts": outcome.parts,
-                "kms_key_arn": outcome.kms_key_arn,
-                "sse_kms_key_id": outcome.sse_kms_key_id,
-                "etag": outcome.etag,
-            }),
-        );
-    }
-    if !args.output.quiet {
-        eprintln!(
-            "sealed {} -> {} ({} bytes plaintext, {} bytes stored, {}; KMS key {})",
-            args.src,
-            request.dest,
-            outcome.plaintext_len,
-            outcome.ciphertext_len,
-            if outcome.parts == 0 {
-                "single PUT".to_string()
-            } else {
-                format!("{} parts", outcome.parts)
-            },
-            outcome.kms_key_arn
-        );
-    }
+    report(
+        &args.src,
+        args.output,
+        started,
+        Sealed {
+            destination: request.dest.to_string(),
+            via: None,
+            plaintext_len: outcome.plaintext_len,
+            ciphertext_len: outcome.ciphertext_len,
+            parts: outcome.parts,
+            kms_key_arn: outcome.kms_key_arn,
+            sse_kms_key_id: outcome.sse_kms_key_id,
+            etag: outcome.etag,
+        },
+    );
     Ok(())
+}
+
+/// What a `put` stored, however it got there.
+struct Sealed {
+    destination: String,
+    /// The presigned URL it went through (signature redacted).
+    via: Option<String>,
+    plaintext_len: u64,
+    ciphertext_len: u64,
+    parts: u32,
+    kms_key_arn: String,
+    sse_kms_key_id: String,
+    etag: Option<String>,
+}
+
+/// The JSON document and the summary line of a `put`.
+fn report(src: &str, output: json::OutputArgs, started: std::time::Instant, done: Sealed) {
+    if output.json {
+        let mut doc = serde_json::json!({
+            "source": src,
+            "destination": done.destination,
+            "plaintext_bytes": done.plaintext_len,
+            "stored_bytes": done.ciphertext_len,
+            "parts": done.parts,
+            "kms_key_arn": done.kms_key_arn,
+            "sse_kms_key_id": done.sse_kms_key_id,
+            "etag": done.etag,
+        });
+        if let Some(via) = &done.via {
+            doc["via_presigned_url"] = via.clone().into();
+        }
+        json::emit("put", started, doc);
+    }
+    if !output.quiet {
+        let how = match done.parts {
+            0 => "single PUT".to_string(),
+            n => format!("{n} parts"),
+        };
+        let via = done.via.map(|v| format!(" via {v}")).unwrap_or_default();
+        eprintln!(
+            "sealed {} -> {}{via} ({} bytes plaintext, {} bytes stored, {how}; KMS key {})",
+            src, done.destination, done.plaintext_len, done.ciphertext_len, done.kms_key_arn
+        );
+    }
 }
 
 /// `put SRC URL`: seal SRC and upload it with one PUT through a presigned URL from
@@ -194,34 +222,21 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let outcome = put_to_url(&args.dest, &settings, &keyring, source, &request).await?;
-    if args.output.json {
-        json::emit(
-            "put",
-            started,
-            serde_json::json!({
-                "source": args.src,
-                "destination": outcome.location.to_string(),
-                "via_presigned_url": redact_url(&args.dest),
-                "plaintext_bytes": outcome.plaintext_len,
-                "stored_bytes": outcome.ciphertext_len,
-                "parts": 0,
-                "kms_key_arn": outcome.kms_key_arn,
-                "sse_kms_key_id": request.sse_kms_key_id,
-                "etag": serde_json::Value::Null,
-            }),
-        );
-    }
-    if !args.output.quiet {
-        eprintln!(
-            "sealed {} -> {} via {} ({} bytes plaintext, {} bytes stored, single PUT; KMS key {})",
-            args.src,
-            outcome.location,
-            redact_url(&args.dest),
-            outcome.plaintext_len,
-            outcome.ciphertext_len,
-            outcome.kms_key_arn
-        );
-    }
+    report(
+        &args.src,
+        args.output,
+        started,
+        Sealed {
+            destination: outcome.location.to_string(),
+            via: Some(redact_url(&args.dest)),
+            plaintext_len: outcome.plaintext_len,
+            ciphertext_len: outcome.ciphertext_len,
+            parts: 0,
+            kms_key_arn: outcome.kms_key_arn,
+            sse_kms_key_id: request.sse_kms_key_id,
+            etag: None,
+        },
+    );
     Ok(())
 }
 

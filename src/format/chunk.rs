@@ -145,10 +145,7 @@ impl ChunkCipher {
     /// Decrypts one sealed chunk (ciphertext || tag) in place. Returns the plaintext length,
     /// which is at the front of `sealed`.
     pub fn open_in_place(
-        &self,
-        index: u64,
-        is_final: bool,
-        sealed: &mut [u8],
+        &self, index: u64, is_final: bool, sealed: &mut [u8],
     ) -> Result<usize, FormatError> {
         let fail = FormatError::ChunkAuthentication { index };
         if sealed.len() < TAG_LEN || sealed.len() as u64 > self.chunk_size.sealed_bytes() {

@@ -29,9 +29,7 @@ impl EncryptionContext {
     /// The context for a new object at `bucket`/`key` with the user's `pairs`. User pairs in the
     /// reserved namespace, duplicates, empty keys and oversized fields are refused.
     pub fn for_object(
-        bucket: &str,
-        key: &str,
-        pairs: &[(String, String)],
+        bucket: &str, key: &str, pairs: &[(String, String)],
     ) -> Result<Self, FormatError> {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {

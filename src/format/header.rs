@@ -43,10 +43,7 @@ pub struct HeaderFields {
 }
 
 fn put_field(
-    out: &mut Vec<u8>,
-    bytes: &[u8],
-    max: usize,
-    what: &'static str,
+    out: &mut Vec<u8>, bytes: &[u8], max: usize, what: &'static str,
 ) -> Result<(), FormatError> {
     if bytes.len() > max {
         return Err(FormatError::FieldTooLong(what));
@@ -82,9 +79,7 @@ fn header_mac(mac_key: &[u8; MAC_LEN], authenticated: &[u8]) -> [u8; MAC_LEN] {
 
 /// Constant-time check of a stored header MAC.
 fn verify_mac(
-    mac_key: &[u8; MAC_LEN],
-    authenticated: &[u8],
-    stored: &[u8; MAC_LEN],
+    mac_key: &[u8; MAC_LEN], authenticated: &[u8], stored: &[u8; MAC_LEN],
 ) -> Result<(), FormatError> {
     if bool::from(header_mac(mac_key, authenticated).ct_eq(stored)) {
         Ok(())
@@ -95,8 +90,7 @@ fn verify_mac(
 
 /// Every header byte before the MAC (the MAC is appended by [`HeaderFields::seal`]).
 fn encode_unauthenticated(
-    fields: &HeaderFields,
-    commitment: &[u8; COMMITMENT_LEN],
+    fields: &HeaderFields, commitment: &[u8; COMMITMENT_LEN],
 ) -> Result<Vec<u8>, FormatError> {
     if fields.key_id.is_empty() || fields.wrapped_key.is_empty() {
         return Err(FormatError::MalformedHeader(
@@ -176,10 +170,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn field(
-        &mut self,
-        min: usize,
-        max: usize,
-        what: &'static str,
+        &mut self, min: usize, max: usize, what: &'static str,
     ) -> Result<&'a [u8], FormatError> {
         let len = self.u16()? as usize;
         if len < min || len > max {
@@ -353,15 +344,7 @@ mod tests {
     use super::*;
 
     fn fields() -> HeaderFields {
-        HeaderFields {
-            chunk_size: ChunkSize::DEFAULT,
-            plaintext_len: 12345,
-            message_id: MessageId([7; 32]),
-            key_id: "arn:aws:kms:us-east-1:123456789012:key/abc".into(),
-            wrapped_key: vec![9; 180],
-            context: EncryptionContext::for_object("b", "k", &[("team".into(), "x".into())])
-                .unwrap(),
-        }
+        crate::testing::sample_fields()
     }
 
     fn sealed(dk: &DataKey) -> Vec<u8> {

@@ -88,9 +88,7 @@ impl FormatError {
 /// Seals a whole plaintext held in memory: header followed by every chunk. For tests, vectors
 /// and small objects; the transfer pipeline seals chunk by chunk instead.
 pub fn seal_to_vec(
-    keys: &ObjectKeys,
-    fields: &HeaderFields,
-    plaintext: &[u8],
+    keys: &ObjectKeys, fields: &HeaderFields, plaintext: &[u8],
 ) -> Result<Vec<u8>, FormatError> {
     if fields.plaintext_len != plaintext.len() as u64 {
         return Err(FormatError::MalformedHeader(
@@ -115,8 +113,7 @@ pub fn seal_to_vec(
 /// Opens a whole object held in memory with its data key: every check of `docs/FORMAT.md`
 /// except the ones that need KMS or the object's location. Returns the header and plaintext.
 pub fn open_from_slice(
-    object: &[u8],
-    data_key: &DataKey,
+    object: &[u8], data_key: &DataKey,
 ) -> Result<(VerifiedHeader, Vec<u8>), FormatError> {
     let verified = ParsedHeader::parse(object)?.verify(data_key)?;
     let plaintext = open_verified(&verified, object)?;

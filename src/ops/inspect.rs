@@ -131,8 +131,7 @@ pub enum Inspected {
 /// describes them. With `s3ec_store`, an object carrying S3 Encryption Client metadata (on the
 /// object, or in `KEY.instruction` read through that store) is described as one.
 pub async fn inspect(
-    reader: &impl RangeReader,
-    s3ec_store: Option<&dyn ObjectStore>,
+    reader: &impl RangeReader, s3ec_store: Option<&dyn ObjectStore>,
 ) -> Result<Inspected> {
     let first = match FirstRange::read(reader, INSPECT_BYTES).await {
         Ok(first) => first,
@@ -224,9 +223,7 @@ pub fn describe(source: &str, i: &Inspection) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{
-        ChunkSize, DataKey, EncryptionContext, HeaderFields, MessageId, ObjectKeys,
-    };
+    use crate::format::{ChunkSize, DataKey, HeaderFields, ObjectKeys};
 
     #[test]
     fn describes_an_s3seal_header_and_anything_else() {
@@ -234,11 +231,7 @@ mod tests {
         let fields = HeaderFields {
             chunk_size: ChunkSize::from_log2(16).unwrap(),
             plaintext_len: 3,
-            message_id: MessageId([1; 32]),
-            key_id: "arn:aws:kms:us-east-1:1:key/k".into(),
-            wrapped_key: vec![7; 40],
-            context: EncryptionContext::for_object("b", "k", &[("team".into(), "x".into())])
-                .unwrap(),
+            ..crate::testing::sample_fields()
         };
         let object = crate::format::seal_to_vec(
             &ObjectKeys::derive(&dk, fields.message_id),

@@ -97,9 +97,7 @@ async fn sha256_file(path: &Path) -> Result<[u8; 32]> {
 impl Migration {
     /// Step 1: what is there now. `first_read` bytes are read (at least one range).
     pub async fn start(
-        store: Arc<dyn ObjectStore>,
-        location: &ObjectLocation,
-        first_read: u64,
+        store: Arc<dyn ObjectStore>, location: &ObjectLocation, first_read: u64,
     ) -> Result<Migration> {
         let reader = StoreObject::new(Arc::clone(&store), location.clone());
         let first = FirstRange::read(&reader, first_read).await?;
@@ -128,11 +126,8 @@ impl Migration {
 
     /// Steps 2 to 6. `progress` names a progress display for a step ("verifying", "sealing").
     pub async fn run(
-        self,
-        keyring: &impl Keyring,
-        request: &MigrateRequest,
-        progress: impl Fn(&str) -> Arc<dyn Progress>,
-        cancel: Cancel,
+        self, keyring: &impl Keyring, request: &MigrateRequest,
+        progress: impl Fn(&str) -> Arc<dyn Progress>, cancel: Cancel,
     ) -> Result<MigrateOutcome> {
         let location = self.location().clone();
         let etag = self.first.meta.etag.clone();

@@ -50,9 +50,7 @@ pub enum Opened {
 /// `s3ec_store`, an object that does not start with the s3seal magic is checked for S3EC
 /// metadata (on the object, or in `KEY.instruction` read through that store).
 pub async fn classify(
-    reader: &impl RangeReader,
-    first: &FirstRange,
-    s3ec_store: Option<&dyn ObjectStore>,
+    reader: &impl RangeReader, first: &FirstRange, s3ec_store: Option<&dyn ObjectStore>,
 ) -> Result<ObjectKind> {
     if first.bytes.starts_with(&MAGIC) {
         return Ok(ObjectKind::S3seal);
@@ -68,13 +66,8 @@ pub async fn classify(
 
 /// Reads, verifies and decrypts the object behind `reader` into `sink`.
 pub async fn open(
-    reader: &impl RangeReader,
-    s3ec_store: Option<&dyn ObjectStore>,
-    keyring: &impl Keyring,
-    request: &OpenRequest,
-    sink: &Sink,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
+    reader: &impl RangeReader, s3ec_store: Option<&dyn ObjectStore>, keyring: &impl Keyring,
+    request: &OpenRequest, sink: &Sink, progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<Opened> {
     let wanted = &request.download;
     let first = FirstRange::read(reader, wanted.first_read_len()).await?;

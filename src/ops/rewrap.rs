@@ -91,10 +91,7 @@ fn copy_ranges(start: u64, end: u64, piece: u64) -> Vec<std::ops::Range<u64>> {
 
 /// Re-wraps the object's data key under `request.new_kms_key_id` and rewrites its header.
 pub async fn rewrap(
-    store: Arc<dyn ObjectStore>,
-    keyring: &impl Keyring,
-    request: &RewrapRequest,
-    cancel: Cancel,
+    store: Arc<dyn ObjectStore>, keyring: &impl Keyring, request: &RewrapRequest, cancel: Cancel,
 ) -> Result<RewrapOutcome> {
     let location = &request.location;
     if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&request.copy_part_bytes) {

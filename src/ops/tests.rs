@@ -8,14 +8,13 @@ use std::sync::atomic::Ordering;
 
 use super::rewrap::{RewrapRequest, rewrap};
 use crate::error::{Error, ErrorClass, Result};
-use crate::format::ChunkSize;
 use crate::location::ObjectLocation;
 use crate::pins::KeyPins;
 use crate::store::ObjectStore;
 use crate::store::memory::MemoryStore;
 use crate::testing::{NEWER, TestKeyring};
 use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
-use crate::transfer::upload::{UploadRequest, upload};
+use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, NoProgress, Source};
 
 const MINE: &str = "arn:aws:kms:us-east-1:111122223333:key/mine";
@@ -35,21 +34,9 @@ async fn put(store: Arc<MemoryStore>, keyring: &TestKeyring, len: usize) {
 
 /// Stores `len` bytes at [`location`] with `If-Match: if_match`.
 async fn put_if(
-    store: Arc<MemoryStore>,
-    keyring: &TestKeyring,
-    len: usize,
-    if_match: Option<String>,
+    store: Arc<MemoryStore>, keyring: &TestKeyring, len: usize, if_match: Option<String>,
 ) -> Result<()> {
-    let request = UploadRequest {
-        dest: location(),
-        kms_key_id: "alias/any".into(),
-        sse_kms_key_id: None,
-        context: vec![],
-        chunk_size: ChunkSize::from_log2(16).unwrap(),
-        part_size: 5 << 20,
-        concurrency: 2,
-        if_match,
-    };
+    let request = crate::testing::upload_request(location(), if_match);
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let source = Source::Stream(Box::new(std::io::Cursor::new(data)));
     upload(

@@ -32,12 +32,8 @@ pub struct VerifyRequest {
 
 /// Checks every byte of the object behind `reader`; `Ok` only if it is intact.
 pub async fn verify(
-    reader: &impl RangeReader,
-    s3ec_store: Option<&dyn ObjectStore>,
-    keyring: &impl Keyring,
-    request: &VerifyRequest,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
+    reader: &impl RangeReader, s3ec_store: Option<&dyn ObjectStore>, keyring: &impl Keyring,
+    request: &VerifyRequest, progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<Opened> {
     let request = OpenRequest {
         download: DownloadRequest {

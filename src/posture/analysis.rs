@@ -80,8 +80,7 @@ pub(super) struct Restriction {
 
 /// A positive clause that pins a trust key to fixed values (restricts an Allow).
 pub(super) fn restricting_clause(
-    clause: &ConditionClause,
-    statement: usize,
+    clause: &ConditionClause, statement: usize,
 ) -> Option<Restriction> {
     let op = clause.op();
     let positive =
@@ -92,8 +91,7 @@ pub(super) fn restricting_clause(
 /// A negated clause of a Deny on a trust key with fixed values: the Deny refuses everyone
 /// outside those values, which limits the Allows it covers to them.
 pub(super) fn negated_trust_clause(
-    clause: &ConditionClause,
-    statement: usize,
+    clause: &ConditionClause, statement: usize,
 ) -> Option<Restriction> {
     let op = clause.op();
     trust_clause(
@@ -107,10 +105,7 @@ pub(super) fn negated_trust_clause(
 /// A clause of an accepted operator kind (`operator_ok`) that pins a trust key to fixed
 /// values; `aws:SourceIp` only with the IP operator `ip_operator`, other keys never with it.
 fn trust_clause(
-    clause: &ConditionClause,
-    statement: usize,
-    operator_ok: bool,
-    ip_operator: &str,
+    clause: &ConditionClause, statement: usize, operator_ok: bool, ip_operator: &str,
 ) -> Option<Restriction> {
     let op = clause.op();
     let key = clause.key_lower();
@@ -229,8 +224,7 @@ pub(super) fn analyse_allow(stmt: &Statement, policy: &Policy, bucket: &str) -> 
 
 /// The Allow statements that apply to the public, each with who can still reach it.
 pub(super) fn public_allows<'p>(
-    policy: &'p Policy,
-    bucket: &'p str,
+    policy: &'p Policy, bucket: &'p str,
 ) -> impl Iterator<Item = (&'p Statement, Reach)> + 'p {
     policy
         .statements

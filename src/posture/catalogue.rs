@@ -182,11 +182,7 @@ pub(super) struct Judge(pub(super) CheckId);
 impl Judge {
     /// A finding of this check; the fix is the catalogue's unless the check passed.
     pub(super) fn finding(
-        self,
-        status: Status,
-        severity: Severity,
-        summary: impl Into<String>,
-        evidence: Value,
+        self, status: Status, severity: Severity, summary: impl Into<String>, evidence: Value,
     ) -> Finding {
         let m = meta(self.0);
         Finding {
@@ -218,10 +214,7 @@ impl Judge {
 
     /// The rule cannot be decided from what was read.
     pub(super) fn undecided(
-        self,
-        severity: Severity,
-        summary: impl Into<String>,
-        ev: Value,
+        self, severity: Severity, summary: impl Into<String>, ev: Value,
     ) -> Finding {
         self.finding(Status::Unknown, severity, summary, ev)
     }

@@ -128,10 +128,7 @@ impl<'a> Ctx<'a> {
     /// the check cannot run: its finding is unknown, with `severity`, the severity it would
     /// have if it failed.
     pub(super) fn on_policy(
-        &self,
-        id: CheckId,
-        severity: Severity,
-        check: fn(&Ctx, &Policy) -> Finding,
+        &self, id: CheckId, severity: Severity, check: fn(&Ctx, &Policy) -> Finding,
     ) -> Finding {
         let judge = Judge(id);
         match &self.policy {

@@ -39,8 +39,7 @@ pub struct S3ControlCustomEndpoint {
 
 impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for S3ControlCustomEndpoint {
     fn resolve_endpoint<'a>(
-        &'a self,
-        params: &'a aws_sdk_s3control::config::endpoint::Params,
+        &'a self, params: &'a aws_sdk_s3control::config::endpoint::Params,
     ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
         match params.endpoint() {
             Some(url) => aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
@@ -106,9 +105,7 @@ where
 
 /// Turns the result of one read into a fact.
 fn to_fact<O, E, T>(
-    result: Result<O, SdkError<E, HttpResponse>>,
-    permission: &str,
-    absent_codes: &[&str],
+    result: Result<O, SdkError<E, HttpResponse>>, permission: &str, absent_codes: &[&str],
     convert: impl FnOnce(O) -> Fact<T>,
 ) -> Fact<T>
 where
@@ -191,10 +188,7 @@ pub async fn caller_account(sts: &aws_sdk_sts::Client) -> Option<String> {
 /// becomes an unknown fact. `account` gives the account-level Block Public Access setting
 /// and the caller's account; without it both stay unknown.
 pub async fn gather(
-    s3: &aws_sdk_s3::Client,
-    account: Option<&AccountClients>,
-    bucket: &str,
-    opts: &PostureOptions,
+    s3: &aws_sdk_s3::Client, account: Option<&AccountClients>, bucket: &str, opts: &PostureOptions,
 ) -> BucketFacts {
     let expected = opts.expected_owner.clone();
     let caller = match account {

@@ -61,10 +61,7 @@ pub struct PostureOptions {
 
 /// Gathers the facts and evaluates them: the whole check for one bucket.
 pub async fn check(
-    s3: &aws_sdk_s3::Client,
-    account: Option<&AccountClients>,
-    bucket: &str,
-    opts: &PostureOptions,
+    s3: &aws_sdk_s3::Client, account: Option<&AccountClients>, bucket: &str, opts: &PostureOptions,
 ) -> Report {
     let facts = gather(s3, account, bucket, opts).await;
     evaluate(&facts, opts)

@@ -49,11 +49,7 @@ impl UrlClient {
     }
 
     pub(crate) async fn send(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(String, String)],
-        body: SdkBody,
+        &self, method: &str, url: &str, headers: &[(String, String)], body: SdkBody,
     ) -> std::result::Result<HttpResponse, String> {
         let mut request = HttpRequest::new(body);
         request
@@ -109,11 +105,7 @@ pub(crate) async fn collect_error_body(body: SdkBody) -> Bytes {
 
 /// Turns a refusal by the server behind a URL into a clear error.
 pub(crate) fn url_error(
-    status: u16,
-    body: &[u8],
-    url: &ParsedUrl,
-    redacted: &str,
-    location: &ObjectLocation,
+    status: u16, body: &[u8], url: &ParsedUrl, redacted: &str, location: &ObjectLocation,
 ) -> Error {
     let (code, message) = xml_error(body);
     let detail = match (code.is_empty(), message.is_empty()) {

@@ -96,9 +96,7 @@ fn presigning_config(expires: Duration) -> Result<PresigningConfig> {
 }
 
 fn finish_presigned(
-    request: aws_sdk_s3::presigning::PresignedRequest,
-    location: &ObjectLocation,
-    expires: Duration,
+    request: aws_sdk_s3::presigning::PresignedRequest, location: &ObjectLocation, expires: Duration,
 ) -> Result<Presigned> {
     let url = request.uri().to_string();
     require_https(&redact_url(&url), "the presigned URL")?;
@@ -125,9 +123,7 @@ fn finish_presigned(
 /// A GET URL for `location`, valid for `expires`. No request is sent; the URL carries the
 /// caller's credentials' authority, so it works only as long as they do.
 pub async fn presign_get(
-    store: &SdkStore,
-    location: &ObjectLocation,
-    expires: Duration,
+    store: &SdkStore, location: &ObjectLocation, expires: Duration,
 ) -> Result<Presigned> {
     let request = store
         .presign_get(location, presigning_config(expires)?)
@@ -138,10 +134,7 @@ pub async fn presign_get(
 /// A PUT URL for `location` with `x-amz-server-side-encryption: aws:kms` and the SSE-KMS key
 /// id signed in, so whoever uploads through it must ask S3 for SSE-KMS with that key.
 pub async fn presign_put(
-    store: &SdkStore,
-    location: &ObjectLocation,
-    sse_kms_key_id: &str,
-    expires: Duration,
+    store: &SdkStore, location: &ObjectLocation, sse_kms_key_id: &str, expires: Duration,
 ) -> Result<Presigned> {
     let request = store
         .presign_put(location, sse_kms_key_id, presigning_config(expires)?)

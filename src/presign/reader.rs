@@ -53,10 +53,7 @@ impl UrlObject {
 
     /// One attempt: status, metadata, and the body (streamed into `buf`) on success.
     async fn attempt(
-        &self,
-        headers: &[(String, String)],
-        range: &Range<u64>,
-        buf: &mut Vec<u8>,
+        &self, headers: &[(String, String)], range: &Range<u64>, buf: &mut Vec<u8>,
     ) -> std::result::Result<(u16, RangeMeta, Option<bytes::Bytes>), String> {
         let response = self
             .client
@@ -118,10 +115,7 @@ fn header_total(response: &HttpResponse) -> Option<u64> {
 
 impl RangeReader for UrlObject {
     async fn read_range(
-        &self,
-        range: Range<u64>,
-        if_match: Option<&str>,
-        buf: &mut Vec<u8>,
+        &self, range: Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>,
     ) -> Result<RangeMeta> {
         let mut headers = vec![(
             "range".to_string(),

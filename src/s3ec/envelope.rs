@@ -162,8 +162,7 @@ pub enum MetadataError {
 /// Validates the merged S3EC keys of one object (lower-cased, from its metadata and instruction
 /// file) into an [`Envelope`].
 pub(super) fn validate(
-    m: &BTreeMap<String, String>,
-    location: MetadataLocation,
+    m: &BTreeMap<String, String>, location: MetadataLocation,
 ) -> Result<Envelope, MetadataError> {
     let has = |k: &str| m.contains_key(k);
     let v3_present: Vec<&str> = V3_KEYS.iter().copied().filter(|k| has(k)).collect();
@@ -262,9 +261,7 @@ fn unencrypted_len(m: &BTreeMap<String, String>) -> Result<Option<u64>, Metadata
 /// The stored context must name the same content algorithm as the metadata (KMS binds the
 /// context to the data key, so this ties the algorithm to the key).
 fn check_context_alg(
-    context: &BTreeMap<String, String>,
-    source: &str,
-    expected: &str,
+    context: &BTreeMap<String, String>, source: &str, expected: &str,
 ) -> Result<(), MetadataError> {
     match context.get(CONTEXT_CEK_ALG) {
         Some(v) if v == expected => Ok(()),
@@ -299,8 +296,7 @@ fn wrapping_mode(wrap: &str) -> Result<(), MetadataError> {
 }
 
 fn parse_v2(
-    m: &BTreeMap<String, String>,
-    location: MetadataLocation,
+    m: &BTreeMap<String, String>, location: MetadataLocation,
 ) -> Result<Envelope, MetadataError> {
     let cek = required(m, CEK_ALG)?;
     match cek {
@@ -337,8 +333,7 @@ fn parse_v2(
 }
 
 fn parse_v3(
-    m: &BTreeMap<String, String>,
-    location: MetadataLocation,
+    m: &BTreeMap<String, String>, location: MetadataLocation,
 ) -> Result<Envelope, MetadataError> {
     let cipher = required(m, V3_CONTENT_CIPHER)?;
     if cipher != V3_SUITE_115 {
@@ -387,10 +382,7 @@ struct KmsNames {
 /// must name the content algorithm), then the wrapped key, then what `content` reads (the
 /// format's own content parameters and the unencrypted length), in that order.
 fn kms_envelope(
-    m: &BTreeMap<String, String>,
-    format: S3ecFormat,
-    location: MetadataLocation,
-    names: KmsNames,
+    m: &BTreeMap<String, String>, format: S3ecFormat, location: MetadataLocation, names: KmsNames,
     content: impl FnOnce() -> Result<(Content, Option<u64>), MetadataError>,
 ) -> Result<Envelope, MetadataError> {
     let context = context_json(names.context, required(m, names.context)?)?;

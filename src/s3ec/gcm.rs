@@ -153,11 +153,7 @@ mod tests {
 
     /// Decrypts `sealed` fed in pieces of the given sizes (cycled).
     fn open_in_pieces(
-        key: &[u8; 32],
-        iv: &[u8; 12],
-        aad: &[u8],
-        sealed: &[u8],
-        pieces: &[usize],
+        key: &[u8; 32], iv: &[u8; 12], aad: &[u8], sealed: &[u8], pieces: &[usize],
     ) -> Result<Vec<u8>, TagMismatch> {
         let (ct, tag) = sealed.split_at(sealed.len() - TAG_LEN);
         let mut d = GcmDecryptor::new(key, iv, aad);

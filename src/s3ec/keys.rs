@@ -44,8 +44,7 @@ pub struct CommitmentMismatch;
 /// The v3 key schedule: checks `stored_commitment` against the derived commitment in constant
 /// time and only then returns the derived content key.
 pub fn derive_v3(
-    data_key: &[u8; 32],
-    message_id: &[u8; MESSAGE_ID_LEN],
+    data_key: &[u8; 32], message_id: &[u8; MESSAGE_ID_LEN],
     stored_commitment: &[u8; COMMITMENT_LEN],
 ) -> Result<ContentKey, CommitmentMismatch> {
     let hk = Hkdf::<Sha512>::new(Some(message_id), data_key);
@@ -68,8 +67,7 @@ pub fn derive_v3(
 /// The commitment for `data_key` and `message_id` (test helper for building v3 objects).
 #[cfg(test)]
 pub(crate) fn commitment_v3(
-    data_key: &[u8; 32],
-    message_id: &[u8; MESSAGE_ID_LEN],
+    data_key: &[u8; 32], message_id: &[u8; MESSAGE_ID_LEN],
 ) -> [u8; COMMITMENT_LEN] {
     let hk = Hkdf::<Sha512>::new(Some(message_id), data_key);
     let mut out = [0u8; COMMITMENT_LEN];

@@ -48,8 +48,7 @@ fn metadata_error(e: MetadataError) -> Error {
 
 /// Reads `KEY.instruction` (at most [`MAX_INSTRUCTION_BYTES`]); `None` if it does not exist.
 async fn fetch_instruction(
-    store: &dyn ObjectStore,
-    location: &ObjectLocation,
+    store: &dyn ObjectStore, location: &ObjectLocation,
 ) -> Result<Option<Vec<u8>>> {
     let instruction = ObjectLocation {
         bucket: location.bucket.clone(),
@@ -76,9 +75,7 @@ async fn fetch_instruction(
 /// The validated S3EC envelope of the object at `location` whose user metadata is `meta`, with
 /// its instruction file read when the metadata points there. `Ok(None)`: not an S3EC object.
 pub async fn load_envelope(
-    store: &dyn ObjectStore,
-    location: &ObjectLocation,
-    meta: &HashMap<String, String>,
+    store: &dyn ObjectStore, location: &ObjectLocation, meta: &HashMap<String, String>,
 ) -> Result<Option<Envelope>> {
     let claimed = metadata::detect(meta);
     let instruction = if metadata::needs_instruction_file(meta) {
@@ -107,9 +104,7 @@ pub async fn load_envelope(
 
 /// What `inspect` shows for an S3EC object (no KMS call). `Ok(None)`: not an S3EC object.
 pub async fn describe(
-    store: &dyn ObjectStore,
-    location: &ObjectLocation,
-    meta: &HashMap<String, String>,
+    store: &dyn ObjectStore, location: &ObjectLocation, meta: &HashMap<String, String>,
     object_len: u64,
 ) -> Result<Option<Description>> {
     Ok(load_envelope(store, location, meta)

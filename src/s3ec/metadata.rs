@@ -116,8 +116,7 @@ fn parse_instruction(body: &[u8]) -> Result<BTreeMap<String, String>, MetadataEr
 /// Validates an object's S3EC metadata (and its instruction file's body, when one was read)
 /// into an [`Envelope`].
 pub fn parse(
-    object_metadata: &HashMap<String, String>,
-    instruction: Option<&[u8]>,
+    object_metadata: &HashMap<String, String>, instruction: Option<&[u8]>,
 ) -> Result<Envelope, MetadataError> {
     let obj = s3ec_keys_of(object_metadata)?;
     let (merged, location) = match instruction {

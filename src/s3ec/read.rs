@@ -122,14 +122,8 @@ fn ciphertext_len(envelope: &Envelope, total: u64) -> Result<u64> {
 /// returns `Ok`; on `Err` the caller must discard it.
 #[allow(clippy::too_many_arguments)]
 async fn decrypt_into<W: AsyncWrite + Unpin>(
-    keyring: &impl Keyring,
-    reader: &impl RangeReader,
-    first: FirstRange,
-    envelope: &Envelope,
-    request: &S3ecRequest,
-    out: &mut W,
-    progress: &Arc<dyn Progress>,
-    mut cancel: Cancel,
+    keyring: &impl Keyring, reader: &impl RangeReader, first: FirstRange, envelope: &Envelope,
+    request: &S3ecRequest, out: &mut W, progress: &Arc<dyn Progress>, mut cancel: Cancel,
 ) -> Result<(u64, Option<String>)> {
     let total = first.total();
     let ct_len = ciphertext_len(envelope, total)?;
@@ -224,14 +218,8 @@ async fn decrypt_into<W: AsyncWrite + Unpin>(
 /// Decrypts the object into `file` (a temporary file) and flushes it to disk.
 #[allow(clippy::too_many_arguments)]
 async fn decrypt_to_file(
-    keyring: &impl Keyring,
-    reader: &impl RangeReader,
-    first: FirstRange,
-    envelope: &Envelope,
-    request: &S3ecRequest,
-    file: &TempFile,
-    progress: &Arc<dyn Progress>,
-    cancel: Cancel,
+    keyring: &impl Keyring, reader: &impl RangeReader, first: FirstRange, envelope: &Envelope,
+    request: &S3ecRequest, file: &TempFile, progress: &Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<(u64, Option<String>)> {
     let mut out = tokio::fs::File::from_std(file.handle()?);
     let done = decrypt_into(
@@ -245,10 +233,7 @@ async fn decrypt_to_file(
 }
 
 fn outcome(
-    envelope: &Envelope,
-    written: u64,
-    kms_key_arn: Option<String>,
-    destination: Option<PathBuf>,
+    envelope: &Envelope, written: u64, kms_key_arn: Option<String>, destination: Option<PathBuf>,
 ) -> S3ecOutcome {
     S3ecOutcome {
         format: envelope.format,
@@ -263,14 +248,8 @@ fn outcome(
 /// Decrypts and verifies the object into a new temporary file in `dir` (for `migrate`).
 #[allow(clippy::too_many_arguments)]
 pub async fn open_to_temp(
-    keyring: &impl Keyring,
-    reader: &impl RangeReader,
-    first: FirstRange,
-    envelope: &Envelope,
-    request: &S3ecRequest,
-    dir: &Path,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
+    keyring: &impl Keyring, reader: &impl RangeReader, first: FirstRange, envelope: &Envelope,
+    request: &S3ecRequest, dir: &Path, progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<(TempFile, S3ecOutcome)> {
     let tmp = TempFile::in_dir(dir, "s3ec-migrate")?;
     let (written, arn) = decrypt_to_file(
@@ -283,14 +262,8 @@ pub async fn open_to_temp(
 /// Reads the S3EC object behind `reader`, whose envelope is already loaded, into `sink`.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_envelope(
-    keyring: &impl Keyring,
-    reader: &impl RangeReader,
-    first: FirstRange,
-    envelope: &Envelope,
-    request: &S3ecRequest,
-    sink: &Sink,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
+    keyring: &impl Keyring, reader: &impl RangeReader, first: FirstRange, envelope: &Envelope,
+    request: &S3ecRequest, sink: &Sink, progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<S3ecOutcome> {
     if request.range_requested {
         return Err(Error::usage_hint(

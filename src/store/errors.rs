@@ -87,9 +87,7 @@ fn permission_for(operation: &str) -> &'static str {
 
 /// Maps an S3 failure to an error with the cause and a hint.
 pub(crate) fn s3_error<E>(
-    operation: &str,
-    location: &ObjectLocation,
-    err: SdkError<E, HttpResponse>,
+    operation: &str, location: &ObjectLocation, err: SdkError<E, HttpResponse>,
 ) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -92,10 +92,7 @@ impl<S: ObjectStore> FailureStore<S> {
     /// Runs `hook` with the wrapped store just before the `nth` call of kind `call` (for
     /// example, another writer replacing the object between two ranged reads).
     pub fn before_call(
-        mut self,
-        call: Call,
-        nth: u32,
-        hook: impl Fn(&S) + Send + Sync + 'static,
+        mut self, call: Call, nth: u32, hook: impl Fn(&S) + Send + Sync + 'static,
     ) -> Self {
         self.hooks.push((call, nth, Box::new(hook)));
         self

@@ -102,9 +102,7 @@ impl MemoryStore {
     }
 
     fn check_if_match(
-        state: &State,
-        location: &ObjectLocation,
-        if_match: Option<&str>,
+        state: &State, location: &ObjectLocation, if_match: Option<&str>,
     ) -> StoreResult<()> {
         if let Some(want) = if_match {
             match state.objects.get(&key(location)) {
@@ -135,10 +133,7 @@ impl MemoryStore {
 #[async_trait]
 impl ObjectStore for MemoryStore {
     async fn get_range(
-        &self,
-        location: &ObjectLocation,
-        range: Range<u64>,
-        if_match: Option<&str>,
+        &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
         buf: &mut Vec<u8>,
     ) -> StoreResult<RangeMeta> {
         let state = self.state.lock().expect("store lock");
@@ -180,10 +175,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn put_object(
-        &self,
-        location: &ObjectLocation,
-        body: Bytes,
-        options: &WriteOptions,
+        &self, location: &ObjectLocation, body: Bytes, options: &WriteOptions,
     ) -> StoreResult<PutReceipt> {
         let mut state = self.state.lock().expect("store lock");
         Self::check_if_match(&state, location, options.if_match.as_deref())?;
@@ -191,9 +183,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn create_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        _options: &WriteOptions,
+        &self, location: &ObjectLocation, _options: &WriteOptions,
     ) -> StoreResult<String> {
         let mut state = self.state.lock().expect("store lock");
         state.counter += 1;
@@ -211,11 +201,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn upload_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        body: Bytes,
+        &self, location: &ObjectLocation, upload_id: &str, number: u32, body: Bytes,
     ) -> StoreResult<PartReceipt> {
         let mut state = self.state.lock().expect("store lock");
         let upload = state
@@ -232,11 +218,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn upload_part_copy(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        source: &CopySource,
+        &self, location: &ObjectLocation, upload_id: &str, number: u32, source: &CopySource,
     ) -> StoreResult<PartReceipt> {
         let mut buf = Vec::new();
         self.get_range(
@@ -251,10 +233,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn complete_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        parts: &[PartReceipt],
+        &self, location: &ObjectLocation, upload_id: &str, parts: &[PartReceipt],
         if_match: Option<&str>,
     ) -> StoreResult<PutReceipt> {
         let mut state = self.state.lock().expect("store lock");
@@ -278,9 +257,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn abort_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
+        &self, location: &ObjectLocation, upload_id: &str,
     ) -> StoreResult<()> {
         let mut state = self.state.lock().expect("store lock");
         state
@@ -291,9 +268,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
+        &self, bucket: &str, prefix: &str,
     ) -> StoreResult<Vec<UploadInfo>> {
         let state = self.state.lock().expect("store lock");
         Ok(state
@@ -309,10 +284,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn list_parts(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        max_parts: Option<u32>,
+        &self, location: &ObjectLocation, upload_id: &str, max_parts: Option<u32>,
     ) -> StoreResult<Vec<PartInfo>> {
         let state = self.state.lock().expect("store lock");
         let upload = state
@@ -333,10 +305,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        _continuation: Option<String>,
+        &self, bucket: &str, prefix: &str, _continuation: Option<String>,
     ) -> StoreResult<ObjectPage> {
         let state = self.state.lock().expect("store lock");
         Ok(ObjectPage {
@@ -361,8 +330,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn get_object_tagging(
-        &self,
-        location: &ObjectLocation,
+        &self, location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>> {
         let state = self.state.lock().expect("store lock");
         state

@@ -129,89 +129,59 @@ pub trait ObjectStore: Send + Sync {
     /// range's length, whatever the server sends (a server that ignores `Range` is read up to
     /// the end of the range, then dropped). Pinned to `if_match` when given.
     async fn get_range(
-        &self,
-        location: &ObjectLocation,
-        range: Range<u64>,
-        if_match: Option<&str>,
+        &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
         buf: &mut Vec<u8>,
     ) -> StoreResult<RangeMeta>;
 
     async fn head(&self, location: &ObjectLocation) -> StoreResult<ObjectHead>;
 
     async fn put_object(
-        &self,
-        location: &ObjectLocation,
-        body: Bytes,
-        options: &WriteOptions,
+        &self, location: &ObjectLocation, body: Bytes, options: &WriteOptions,
     ) -> StoreResult<PutReceipt>;
 
     /// Starts a multipart upload; returns its upload id.
     async fn create_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        options: &WriteOptions,
+        &self, location: &ObjectLocation, options: &WriteOptions,
     ) -> StoreResult<String>;
 
     async fn upload_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        body: Bytes,
+        &self, location: &ObjectLocation, upload_id: &str, number: u32, body: Bytes,
     ) -> StoreResult<PartReceipt>;
 
     async fn upload_part_copy(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        source: &CopySource,
+        &self, location: &ObjectLocation, upload_id: &str, number: u32, source: &CopySource,
     ) -> StoreResult<PartReceipt>;
 
     /// Completes an upload from `parts` (in part-number order); with `if_match`, only if the
     /// object there still has that ETag.
     async fn complete_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        parts: &[PartReceipt],
+        &self, location: &ObjectLocation, upload_id: &str, parts: &[PartReceipt],
         if_match: Option<&str>,
     ) -> StoreResult<PutReceipt>;
 
     async fn abort_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
+        &self, location: &ObjectLocation, upload_id: &str,
     ) -> StoreResult<()>;
 
     /// Open multipart uploads of keys starting with `prefix`.
     async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
+        &self, bucket: &str, prefix: &str,
     ) -> StoreResult<Vec<UploadInfo>>;
 
     /// Parts of an open upload (at most `max_parts` when given).
     async fn list_parts(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        max_parts: Option<u32>,
+        &self, location: &ObjectLocation, upload_id: &str, max_parts: Option<u32>,
     ) -> StoreResult<Vec<PartInfo>>;
 
     /// One page of the objects under `prefix`, in key order.
     async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        continuation: Option<String>,
+        &self, bucket: &str, prefix: &str, continuation: Option<String>,
     ) -> StoreResult<ObjectPage>;
 
     async fn delete_object(&self, location: &ObjectLocation) -> StoreResult<()>;
 
     async fn get_object_tagging(
-        &self,
-        location: &ObjectLocation,
+        &self, location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>>;
 }
 
@@ -227,10 +197,7 @@ pub(crate) async fn backoff(attempt: u32) {
 /// [`ObjectStore::get_range`], tried again up to [`RANGE_ATTEMPTS`] times while the failure
 /// is transient (a broken body, a request that never got an answer).
 pub async fn get_range_retrying(
-    store: &dyn ObjectStore,
-    location: &ObjectLocation,
-    range: Range<u64>,
-    if_match: Option<&str>,
+    store: &dyn ObjectStore, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
     buf: &mut Vec<u8>,
 ) -> StoreResult<RangeMeta> {
     let mut attempt = 0;
@@ -265,11 +232,8 @@ pub async fn abort_quietly(store: &dyn ObjectStore, location: &ObjectLocation, u
 /// Runs `fut` (the parts of an upload and its completion); on failure or cancellation aborts
 /// the upload `upload_id` before returning the original error.
 pub async fn or_abort<T>(
-    store: &dyn ObjectStore,
-    location: &ObjectLocation,
-    upload_id: &str,
-    cancel: &mut crate::transfer::Cancel,
-    fut: impl std::future::Future<Output = crate::Result<T>>,
+    store: &dyn ObjectStore, location: &ObjectLocation, upload_id: &str,
+    cancel: &mut crate::transfer::Cancel, fut: impl std::future::Future<Output = crate::Result<T>>,
 ) -> crate::Result<T> {
     let result = tokio::select! {
         r = fut => r,

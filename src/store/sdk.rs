@@ -58,9 +58,7 @@ impl SdkStore {
 
     /// A presigned GET of `location` (no request is sent).
     pub async fn presign_get(
-        &self,
-        location: &ObjectLocation,
-        config: PresigningConfig,
+        &self, location: &ObjectLocation, config: PresigningConfig,
     ) -> StoreResult<PresignedRequest> {
         self.s3
             .get_object()
@@ -73,10 +71,7 @@ impl SdkStore {
 
     /// A presigned PUT of `location` with SSE-KMS under `sse_kms_key_id` signed in.
     pub async fn presign_put(
-        &self,
-        location: &ObjectLocation,
-        sse_kms_key_id: &str,
-        config: PresigningConfig,
+        &self, location: &ObjectLocation, sse_kms_key_id: &str, config: PresigningConfig,
     ) -> StoreResult<PresignedRequest> {
         self.s3
             .put_object()
@@ -135,10 +130,7 @@ fn completed(parts: &[PartReceipt]) -> CompletedMultipartUpload {
 #[async_trait]
 impl ObjectStore for SdkStore {
     async fn get_range(
-        &self,
-        location: &ObjectLocation,
-        range: Range<u64>,
-        if_match: Option<&str>,
+        &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
         buf: &mut Vec<u8>,
     ) -> StoreResult<RangeMeta> {
         buf.clear();
@@ -201,10 +193,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn put_object(
-        &self,
-        location: &ObjectLocation,
-        body: Bytes,
-        options: &WriteOptions,
+        &self, location: &ObjectLocation, body: Bytes, options: &WriteOptions,
     ) -> StoreResult<PutReceipt> {
         let out = on_object!(self, put_object, location)
             .content_length(body.len() as i64)
@@ -223,9 +212,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn create_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        options: &WriteOptions,
+        &self, location: &ObjectLocation, options: &WriteOptions,
     ) -> StoreResult<String> {
         let out = on_object!(self, create_multipart_upload, location)
             .content_type(CONTENT_TYPE)
@@ -246,11 +233,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn upload_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        body: Bytes,
+        &self, location: &ObjectLocation, upload_id: &str, number: u32, body: Bytes,
     ) -> StoreResult<PartReceipt> {
         let out = on_object!(self, upload_part, location)
             .upload_id(upload_id)
@@ -271,11 +254,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn upload_part_copy(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        number: u32,
-        source: &CopySource,
+        &self, location: &ObjectLocation, upload_id: &str, number: u32, source: &CopySource,
     ) -> StoreResult<PartReceipt> {
         let out = on_object!(self, upload_part_copy, location)
             .set_expected_source_bucket_owner(self.owner())
@@ -302,10 +281,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn complete_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        parts: &[PartReceipt],
+        &self, location: &ObjectLocation, upload_id: &str, parts: &[PartReceipt],
         if_match: Option<&str>,
     ) -> StoreResult<PutReceipt> {
         let out = on_object!(self, complete_multipart_upload, location)
@@ -319,9 +295,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn abort_multipart_upload(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
+        &self, location: &ObjectLocation, upload_id: &str,
     ) -> StoreResult<()> {
         self.s3
             .abort_multipart_upload()
@@ -336,9 +310,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
+        &self, bucket: &str, prefix: &str,
     ) -> StoreResult<Vec<UploadInfo>> {
         let location = ObjectLocation {
             bucket: bucket.to_string(),
@@ -367,10 +339,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn list_parts(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        max_parts: Option<u32>,
+        &self, location: &ObjectLocation, upload_id: &str, max_parts: Option<u32>,
     ) -> StoreResult<Vec<PartInfo>> {
         let out = on_object!(self, list_parts, location)
             .upload_id(upload_id)
@@ -391,10 +360,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        continuation: Option<String>,
+        &self, bucket: &str, prefix: &str, continuation: Option<String>,
     ) -> StoreResult<ObjectPage> {
         let location = ObjectLocation {
             bucket: bucket.to_string(),
@@ -442,8 +408,7 @@ impl ObjectStore for SdkStore {
     }
 
     async fn get_object_tagging(
-        &self,
-        location: &ObjectLocation,
+        &self, location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>> {
         let out = on_object!(self, get_object_tagging, location)
             .send()

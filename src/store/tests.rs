@@ -9,11 +9,10 @@ use super::ObjectStore;
 use super::failure::{Call, FailureStore, Fault};
 use super::memory::MemoryStore;
 use crate::error::{Error, Result};
-use crate::format::ChunkSize;
 use crate::location::ObjectLocation;
 use crate::testing::TestKeyring;
 use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
-use crate::transfer::upload::{UploadRequest, upload};
+use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, NoProgress, Source};
 
 const MIB: usize = 1024 * 1024;
@@ -33,16 +32,7 @@ fn plaintext(len: usize) -> Vec<u8> {
 
 /// 12 MiB in 5 MiB parts: three parts.
 async fn put(store: Arc<dyn ObjectStore>, data: &[u8], cancel: Cancel) -> Result<u64> {
-    let request = UploadRequest {
-        dest: location(),
-        kms_key_id: "alias/test".into(),
-        sse_kms_key_id: None,
-        context: vec![],
-        chunk_size: ChunkSize::from_log2(16).unwrap(),
-        part_size: 5 * MIB as u64,
-        concurrency: 2,
-        if_match: None,
-    };
+    let request = crate::testing::upload_request(location(), None);
     let source = Source::Stream(Box::new(std::io::Cursor::new(data.to_vec())));
     let outcome = upload(
         store,
@@ -61,10 +51,7 @@ async fn get(store: Arc<dyn ObjectStore>, dir: &std::path::Path) -> Result<Vec<u
 }
 
 async fn get_from(
-    store: Arc<dyn ObjectStore>,
-    from: ObjectLocation,
-    keyring: &TestKeyring,
-    dir: &std::path::Path,
+    store: Arc<dyn ObjectStore>, from: ObjectLocation, keyring: &TestKeyring, dir: &std::path::Path,
 ) -> Result<Vec<u8>> {
     let reader = StoreObject::new(store, from);
     let request = DownloadRequest {
@@ -107,8 +94,7 @@ async fn round_trip_through_the_memory_store() {
 /// Uploads 12 MiB in three parts through a store with `faults`; it must fail with the error
 /// of the first fault, having sent exactly one abort and left no upload and no object.
 async fn failed_upload(
-    faults: &[(Call, u32, Fault)],
-    error: &str,
+    faults: &[(Call, u32, Fault)], error: &str,
 ) -> Arc<FailureStore<MemoryStore>> {
     let store = faults.iter().fold(
         FailureStore::new(MemoryStore::new()),
@@ -124,35 +110,28 @@ async fn failed_upload(
     store
 }
 
+const REFUSED: Fault = Fault::Permanent;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_part_aborts_the_upload_and_returns_the_original_error() {
-    let store = failed_upload(
-        &[(Call::UploadPart, 2, Fault::Permanent)],
-        "injected failure of UploadPart #2",
-    )
-    .await;
+    let faults = [(Call::UploadPart, 2, REFUSED)];
+    let store = failed_upload(&faults, "injected failure of UploadPart #2").await;
     assert_eq!(store.inner().open_uploads(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_abort_still_returns_the_original_error() {
-    failed_upload(
-        &[
-            (Call::UploadPart, 1, Fault::Permanent),
-            (Call::AbortMultipartUpload, 1, Fault::Permanent),
-        ],
-        "injected failure of UploadPart #1",
-    )
-    .await;
+    let faults = [
+        (Call::UploadPart, 1, REFUSED),
+        (Call::AbortMultipartUpload, 1, REFUSED),
+    ];
+    failed_upload(&faults, "injected failure of UploadPart #1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_completion_aborts_the_upload() {
-    let store = failed_upload(
-        &[(Call::CompleteMultipartUpload, 1, Fault::Permanent)],
-        "injected failure of CompleteMultipartUpload #1",
-    )
-    .await;
+    let faults = [(Call::CompleteMultipartUpload, 1, REFUSED)];
+    let store = failed_upload(&faults, "injected failure of CompleteMultipartUpload #1").await;
     assert_eq!(store.calls(Call::UploadPart), 3);
     assert_eq!(store.inner().open_uploads(), 0);
 }
@@ -204,9 +183,7 @@ async fn a_ranged_get_that_fails_once_is_retried() {
 /// Downloads an object of `len` bytes through a store whose GETs fail as `fault` says, from
 /// the `nth` on, `times` in a row; it must fail with `error` and leave no file behind.
 async fn failed_download(
-    len: usize,
-    (nth, times, fault): (u32, u32, Fault),
-    error: &str,
+    len: usize, (nth, times, fault): (u32, u32, Fault), error: &str,
 ) -> Arc<FailureStore<MemoryStore>> {
     let store =
         Arc::new(FailureStore::new(MemoryStore::new()).fault(Call::GetRange, nth, times, fault));

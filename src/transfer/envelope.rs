@@ -23,8 +23,7 @@ pub(crate) struct NewEnvelope {
 
 /// The encryption context of an object at `dest` with the caller's pairs.
 pub(crate) fn context_for(
-    dest: &ObjectLocation,
-    pairs: &[(String, String)],
+    dest: &ObjectLocation, pairs: &[(String, String)],
 ) -> Result<EncryptionContext> {
     EncryptionContext::for_object(&dest.bucket, &dest.key, pairs)
         .map_err(|e| Error::usage(e.to_string()))
@@ -33,10 +32,7 @@ pub(crate) fn context_for(
 impl NewEnvelope {
     /// Asks `keyring` for a data key under `kms_key_id` and derives the object's keys.
     pub async fn generate(
-        keyring: &impl Keyring,
-        kms_key_id: &str,
-        context: EncryptionContext,
-        chunk_size: ChunkSize,
+        keyring: &impl Keyring, kms_key_id: &str, context: EncryptionContext, chunk_size: ChunkSize,
     ) -> Result<Self> {
         let new_key = keyring.generate(kms_key_id, &context).await?;
         let message_id = MessageId::random();

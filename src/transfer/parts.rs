@@ -34,12 +34,8 @@ pub(crate) struct PartReader {
 
 impl PartReader {
     pub fn new(
-        reader: ChunkReader,
-        plan: PartPlan,
-        header_len: usize,
-        concurrency: usize,
-        cipher: ChunkCipher,
-        file_check: Option<FileCheck>,
+        reader: ChunkReader, plan: PartPlan, header_len: usize, concurrency: usize,
+        cipher: ChunkCipher, file_check: Option<FileCheck>,
     ) -> Self {
         let budget = (plan.base_chunks() as usize)
             .saturating_mul(concurrency.max(1))

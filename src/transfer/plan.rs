@@ -38,10 +38,7 @@ impl PartPlan {
     /// Plans an object of `plaintext_len` (None: a stream of unknown length) with parts of
     /// about `part_bytes` plaintext.
     pub fn new(
-        chunk_size: ChunkSize,
-        header_len: u64,
-        part_bytes: u64,
-        plaintext_len: Option<u64>,
+        chunk_size: ChunkSize, header_len: u64, part_bytes: u64, plaintext_len: Option<u64>,
     ) -> Result<Self> {
         Self::with_hint(chunk_size, header_len, part_bytes, plaintext_len, None)
     }
@@ -51,10 +48,7 @@ impl PartPlan {
     /// parts of that size (the stream may still be longer: parts keep growing every 1,000 parts).
     /// Ignored when the length is known.
     pub fn with_hint(
-        chunk_size: ChunkSize,
-        header_len: u64,
-        part_bytes: u64,
-        plaintext_len: Option<u64>,
+        chunk_size: ChunkSize, header_len: u64, part_bytes: u64, plaintext_len: Option<u64>,
         expected_size: Option<u64>,
     ) -> Result<Self> {
         let c = chunk_size.bytes();

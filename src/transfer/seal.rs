@@ -45,12 +45,8 @@ impl PartBuf {
 /// Reads the chunks `chunks` of part `number` into `bytes` (a buffer at least as long as the
 /// part can be), straight into their final places.
 pub(crate) fn read_part(
-    reader: &mut ChunkReader,
-    number: u32,
-    chunks: Range<u64>,
-    chunk_size: ChunkSize,
-    header_space: usize,
-    mut bytes: Vec<u8>,
+    reader: &mut ChunkReader, number: u32, chunks: Range<u64>, chunk_size: ChunkSize,
+    header_space: usize, mut bytes: Vec<u8>,
 ) -> std::io::Result<PartBuf> {
     let c = chunk_size.bytes() as usize;
     let count = (chunks.end - chunks.start) as usize;

@@ -59,12 +59,8 @@ pub struct UploadOutcome {
 
 /// Encrypts `source` and stores it at `request.dest` through `store`.
 pub async fn upload(
-    store: Arc<dyn ObjectStore>,
-    keyring: &impl Keyring,
-    source: Source,
-    request: &UploadRequest,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
+    store: Arc<dyn ObjectStore>, keyring: &impl Keyring, source: Source, request: &UploadRequest,
+    progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<UploadOutcome> {
     let source = source.open()?;
     let context = context_for(&request.dest, &request.context)?;
@@ -146,9 +142,7 @@ impl Job {
 
     /// Everything fits in one request.
     async fn single_put(
-        mut self,
-        mut first: PartBuf,
-        permit: OwnedSemaphorePermit,
+        mut self, mut first: PartBuf, permit: OwnedSemaphorePermit,
     ) -> Result<UploadOutcome> {
         let total = first.plaintext_len;
         self.parts.check_source(total)?;
@@ -169,10 +163,7 @@ impl Job {
     }
 
     async fn multipart(
-        mut self,
-        first: PartBuf,
-        permit: OwnedSemaphorePermit,
-        mut cancel: Cancel,
+        mut self, first: PartBuf, permit: OwnedSemaphorePermit, mut cancel: Cancel,
     ) -> Result<UploadOutcome> {
         let create_started = std::time::Instant::now();
         let store = Arc::clone(&self.store);
@@ -205,10 +196,7 @@ impl Job {
 
     /// Reads, seals and uploads every part; returns them in order and the plaintext length.
     async fn send_parts(
-        &mut self,
-        upload_id: &str,
-        mut first: PartBuf,
-        first_permit: OwnedSemaphorePermit,
+        &mut self, upload_id: &str, mut first: PartBuf, first_permit: OwnedSemaphorePermit,
     ) -> Result<(Vec<PartReceipt>, u64)> {
         let mut tasks: JoinSet<Result<(PartReceipt, u64)>> = JoinSet::new();
         let mut done = Vec::new();
@@ -259,8 +247,7 @@ impl Job {
     }
 
     fn reap(
-        &self,
-        finished: std::result::Result<Result<(PartReceipt, u64)>, tokio::task::JoinError>,
+        &self, finished: std::result::Result<Result<(PartReceipt, u64)>, tokio::task::JoinError>,
         done: &mut Vec<PartReceipt>,
     ) -> Result<()> {
         let (receipt, plain) = finished.expect("upload task panicked")?;
@@ -272,12 +259,8 @@ impl Job {
     /// Uploads `part` in a task (sealing it first when `seal`), releasing `permit` when S3
     /// acknowledged it.
     fn spawn_upload(
-        &self,
-        tasks: &mut JoinSet<Result<(PartReceipt, u64)>>,
-        upload_id: &str,
-        part: PartBuf,
-        permit: Option<OwnedSemaphorePermit>,
-        seal: bool,
+        &self, tasks: &mut JoinSet<Result<(PartReceipt, u64)>>, upload_id: &str, part: PartBuf,
+        permit: Option<OwnedSemaphorePermit>, seal: bool,
     ) {
         let store = Arc::clone(&self.store);
         let dest = self.dest.clone();
@@ -298,10 +281,7 @@ impl Job {
 
 /// Sends one sealed part; returns its receipt and its plaintext length.
 async fn send_part(
-    store: &dyn ObjectStore,
-    dest: &ObjectLocation,
-    upload_id: &str,
-    pool: &Arc<BufferPool>,
+    store: &dyn ObjectStore, dest: &ObjectLocation, upload_id: &str, pool: &Arc<BufferPool>,
     part: PartBuf,
 ) -> Result<(PartReceipt, u64)> {
     let number = part.number;
@@ -328,10 +308,7 @@ fn too_long(cap: u64) -> Error {
 /// them. Best effort: without s3:ListBucketMultipartUploads / s3:ListMultipartUploadParts, or on
 /// any error, nothing is swept (a lifecycle rule for incomplete uploads still cleans up).
 async fn sweep_lost_creates(
-    store: &dyn ObjectStore,
-    dest: &ObjectLocation,
-    ours: &str,
-    took: std::time::Duration,
+    store: &dyn ObjectStore, dest: &ObjectLocation, ours: &str, took: std::time::Duration,
 ) {
     let uploads = match store.list_multipart_uploads(&dest.bucket, &dest.key).await {
         Ok(uploads) => uploads,

@@ -56,8 +56,7 @@ impl http_body::Body for ChannelBody {
     type Error = std::io::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        mut self: Pin<&mut Self>, cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
         self.rx
             .poll_recv(cx)
@@ -96,10 +95,7 @@ fn sized_source(source: Source) -> Result<(Box<dyn Read + Send>, u64, Option<Fil
 
 /// Reads, checks and seals every chunk, sending each down `tx`; the header goes first.
 fn produce(
-    reader: Box<dyn Read + Send>,
-    header: Vec<u8>,
-    layout: Layout,
-    cipher: ChunkCipher,
+    reader: Box<dyn Read + Send>, header: Vec<u8>, layout: Layout, cipher: ChunkCipher,
     file_check: Option<FileCheck>,
     tx: tokio::sync::mpsc::Sender<std::result::Result<Bytes, std::io::Error>>,
 ) -> std::result::Result<(), String> {
@@ -205,10 +201,7 @@ fn send_error(redacted: &str, e: &str) -> Error {
 
 /// Encrypts `source` and uploads it with one PUT through the presigned `url`.
 pub async fn put_to_url(
-    url: &str,
-    settings: &AwsSettings,
-    keyring: &impl Keyring,
-    source: Source,
+    url: &str, settings: &AwsSettings, keyring: &impl Keyring, source: Source,
     request: &UrlPutRequest,
 ) -> Result<UrlPutOutcome> {
     let parsed = ParsedUrl::parse(url)?;

@@ -82,10 +82,7 @@ pub fn assert_no_output(dir: &tempfile::TempDir, dst: &Path) {
 /// `put - s3://BUCKET/KEY --kms-key-id ALIAS EXTRA` with `cmd` (configured as the test needs),
 /// `stdin` as its input.
 pub fn put_stdin(
-    cmd: &mut assert_cmd::Command,
-    key: &str,
-    extra: &[&str],
-    stdin: impl Into<Vec<u8>>,
+    cmd: &mut assert_cmd::Command, key: &str, extra: &[&str], stdin: impl Into<Vec<u8>>,
 ) -> assert_cmd::assert::Assert {
     cmd.args(["put", "-", &s3_uri(key), "--kms-key-id", &env().kms_alias])
         .args(extra)
@@ -104,9 +101,7 @@ pub fn get_refused(key: &str, extra: &[&str], code: i32, says: &str) {
 /// `s3seal ARGS` with `cmd` (stdin "x") must be refused as a usage error: exit 2, `says` on
 /// stderr.
 pub fn usage_error(
-    cmd: &mut assert_cmd::Command,
-    args: &[&str],
-    says: &str,
+    cmd: &mut assert_cmd::Command, args: &[&str], says: &str,
 ) -> assert_cmd::assert::Assert {
     cmd.args(args)
         .write_stdin("x")

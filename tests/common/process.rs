@@ -39,9 +39,7 @@ pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 /// Waits for the child to exit (killing it after `hang`); returns its code and the stderr it
 /// wrote to the file `stderr`.
 pub fn finish(
-    mut child: std::process::Child,
-    stderr: &Path,
-    hang: Duration,
+    mut child: std::process::Child, stderr: &Path, hang: Duration,
 ) -> (Option<i32>, String) {
     let start = Instant::now();
     let status = loop {

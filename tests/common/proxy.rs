@@ -328,11 +328,7 @@ fn verdict(forwarded: std::io::Result<bool>) -> Option<bool> {
 
 /// Writes `data` on, applying a fault that falls in it. `Ok(false)`: reset the connection.
 async fn forward<W: AsyncWrite + Unpin>(
-    meter: &mut Meter,
-    data: &[u8],
-    out: &mut W,
-    shared: &Shared,
-    http: Option<&RequestHead>,
+    meter: &mut Meter, data: &[u8], out: &mut W, shared: &Shared, http: Option<&RequestHead>,
 ) -> std::io::Result<bool> {
     match meter.step(data.len(), shared, http) {
         Step::Forward => {
@@ -458,9 +454,7 @@ fn error_response(status: u16, error: AwsError, head: &RequestHead) -> Vec<u8> {
 /// Discards a request body the fault server answers itself (so the client reads the answer
 /// instead of a reset): Content-Length bodies, or chunked bodies up to their last chunk.
 async fn drain_body<R: AsyncRead + Unpin>(
-    r: &mut R,
-    head: &RequestHead,
-    already: Vec<u8>,
+    r: &mut R, head: &RequestHead, already: Vec<u8>,
 ) -> std::io::Result<Option<(u64, u64)>> {
     let mut hash = Fnv::new();
     hash.update(&already);
@@ -471,11 +465,7 @@ async fn drain_body<R: AsyncRead + Unpin>(
 
 /// Reads the body on; true when it was read to its end.
 async fn drain_body_inner<R: AsyncRead + Unpin>(
-    r: &mut R,
-    head: &RequestHead,
-    mut already: Vec<u8>,
-    hash: &mut Fnv,
-    total: &mut u64,
+    r: &mut R, head: &RequestHead, mut already: Vec<u8>, hash: &mut Fnv, total: &mut u64,
 ) -> std::io::Result<bool> {
     if head
         .header("expect")
@@ -524,11 +514,8 @@ async fn drain_body_inner<R: AsyncRead + Unpin>(
 }
 
 async fn serve_http(
-    client: TcpStream,
-    acceptor: tokio_rustls::TlsAcceptor,
-    connector: tokio_rustls::TlsConnector,
-    upstream: String,
-    shared: Arc<Shared>,
+    client: TcpStream, acceptor: tokio_rustls::TlsAcceptor, connector: tokio_rustls::TlsConnector,
+    upstream: String, shared: Arc<Shared>,
 ) -> std::io::Result<()> {
     let _ = client.set_nodelay(true);
     let mut client = acceptor.accept(client).await?;

@@ -52,8 +52,7 @@ pub async fn s3s_aws() -> s3seal::aws::Aws {
 
 /// The same clients, with `interceptor` watching every S3 request.
 pub fn with_interceptor(
-    mut aws: s3seal::aws::Aws,
-    interceptor: impl Intercept + 'static,
+    mut aws: s3seal::aws::Aws, interceptor: impl Intercept + 'static,
 ) -> s3seal::aws::Aws {
     let config = aws
         .s3

@@ -9,11 +9,8 @@ use super::env;
 
 /// Uploads `source` to `key` in the test bucket under the test KMS alias, no extra context.
 pub async fn upload_stream(
-    aws: &s3seal::aws::Aws,
-    key: &str,
-    source: Box<dyn std::io::Read + Send>,
-    chunk_size: s3seal::format::ChunkSize,
-    part_size: u64,
+    aws: &s3seal::aws::Aws, key: &str, source: Box<dyn std::io::Read + Send>,
+    chunk_size: s3seal::format::ChunkSize, part_size: u64,
 ) -> s3seal::Result<UploadOutcome> {
     let request = UploadRequest {
         dest: s3seal::location::ObjectLocation {

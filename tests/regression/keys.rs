@@ -128,8 +128,7 @@ fn planted_object_under_another_kms_key_is_refused_without_a_kms_decrypt() {
 
 #[test]
 fn rewrap_refuses_to_launder_an_unpinned_source_key() {
-    let e = env();
-    let key = unique_key("rewrap-launder");
+    let (e, key) = (env(), unique_key("rewrap-launder"));
     put_under(&e.other_kms_arn, &key, &data(3000, 1102));
     let before = Store::moto().get_raw(&key);
     // No pins: a usage error that names the key found, so it can be pinned deliberately.
@@ -152,8 +151,7 @@ fn rewrap_refuses_to_launder_an_unpinned_source_key() {
 
 #[test]
 fn migrate_refuses_to_launder_an_unpinned_s3ec_object() {
-    let e = env();
-    let key = unique_key("migrate-launder");
+    let (e, key) = (env(), unique_key("migrate-launder"));
     put_s3ec_under(&e.other_kms_arn, &key, &data(2000, 1103));
     let before = Store::moto().get_raw(&key);
     s3seal(Target::Moto)
@@ -323,39 +321,28 @@ impl RacingKeyring {
 
 impl s3seal::kms::Keyring for RacingKeyring {
     async fn generate(
-        &self,
-        key_id: &str,
-        context: &s3seal::format::EncryptionContext,
+        &self, key_id: &str, context: &s3seal::format::EncryptionContext,
     ) -> s3seal::Result<s3seal::kms::NewDataKey> {
         self.overwrite().await;
         self.inner.generate(key_id, context).await
     }
 
     async fn decrypt(
-        &self,
-        key_id: &str,
-        wrapped: &[u8],
-        context: &s3seal::format::EncryptionContext,
+        &self, key_id: &str, wrapped: &[u8], context: &s3seal::format::EncryptionContext,
     ) -> s3seal::Result<s3seal::kms::Unwrapped> {
         self.inner.decrypt(key_id, wrapped, context).await
     }
 
     async fn decrypt_foreign(
-        &self,
-        wrapped: &[u8],
-        context: &std::collections::BTreeMap<String, String>,
+        &self, wrapped: &[u8], context: &std::collections::BTreeMap<String, String>,
         key_id: Option<&str>,
     ) -> s3seal::Result<s3seal::kms::ForeignKey> {
         self.inner.decrypt_foreign(wrapped, context, key_id).await
     }
 
     async fn reencrypt(
-        &self,
-        wrapped: &[u8],
-        key_id: &str,
-        context: &s3seal::format::EncryptionContext,
-        new_key_id: &str,
-        new_context: &s3seal::format::EncryptionContext,
+        &self, wrapped: &[u8], key_id: &str, context: &s3seal::format::EncryptionContext,
+        new_key_id: &str, new_context: &s3seal::format::EncryptionContext,
     ) -> s3seal::Result<s3seal::kms::Rewrapped> {
         self.overwrite().await;
         self.inner

@@ -639,8 +639,7 @@ async fn serve_huge_body(
 /// Runs s3seal with `args` (and `env`) to the end, sampling its peak RSS (VmHWM) as it runs.
 /// Returns the exit code, stderr and the highest VmHWM seen, in bytes.
 fn run_measuring_peak_rss(
-    env_vars: &[(&str, String)],
-    args: &[&str],
+    env_vars: &[(&str, String)], args: &[&str],
 ) -> (Option<i32>, String, u64) {
     let mut cmd = std_s3seal();
     for (k, v) in env_vars {

@@ -123,8 +123,7 @@ async fn run(args: args::Args) -> Result<(), String> {
 /// Serves one request and writes `METHOD path -> status` to stderr (the server's log),
 /// so a failing end-to-end test can be matched with what the server saw.
 fn access_logged(
-    service: &S3Service,
-    req: hyper::Request<Incoming>,
+    service: &S3Service, req: hyper::Request<Incoming>,
 ) -> impl Future<Output = Result<s3s::HttpResponse, s3s::HttpError>> + use<> {
     let line = format!("{} {}", req.method(), req.uri().path());
     let response = Service::call(service, req);

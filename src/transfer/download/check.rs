@@ -14,9 +14,7 @@ use crate::location::ObjectLocation;
 /// Checks the header's claims that need no key: reserved context, location binding, the
 /// caller's expected pairs, the pinned KMS keys.
 pub fn check_binding(
-    parsed: &ParsedHeader,
-    read_from: &ObjectLocation,
-    request: &DownloadRequest,
+    parsed: &ParsedHeader, read_from: &ObjectLocation, request: &DownloadRequest,
 ) -> Result<()> {
     let context = &parsed.fields.context;
     context.check_reserved()?;
@@ -43,11 +41,7 @@ pub fn check_binding(
 /// chunk, in order, with the plaintext offset of its first byte. A failure names the first
 /// chunk that did not verify.
 pub(crate) fn open_unit(
-    cipher: &ChunkCipher,
-    layout: &Layout,
-    chunks: Range<u64>,
-    buf: &mut [u8],
-    want: &Range<u64>,
+    cipher: &ChunkCipher, layout: &Layout, chunks: Range<u64>, buf: &mut [u8], want: &Range<u64>,
 ) -> Result<Vec<(u64, Range<usize>)>, FormatError> {
     let total = buf.len();
     let mut pieces = Vec::with_capacity((chunks.end - chunks.start) as usize);

@@ -121,13 +121,8 @@ struct Opened {
 /// read when it was already made (by whoever decided this is an s3seal object).
 #[allow(clippy::too_many_arguments)]
 pub async fn download(
-    reader: &impl RangeReader,
-    first: Option<FirstRange>,
-    keyring: &impl Keyring,
-    request: &DownloadRequest,
-    sink: &Sink,
-    progress: Arc<dyn Progress>,
-    cancel: Cancel,
+    reader: &impl RangeReader, first: Option<FirstRange>, keyring: &impl Keyring,
+    request: &DownloadRequest, sink: &Sink, progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<DownloadOutcome> {
     let first = match first {
         Some(first) => first,

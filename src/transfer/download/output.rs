@@ -63,9 +63,7 @@ impl Writer {
     /// Writes verified `pieces` of `buf` in order (stdout only; the others wrote already).
     /// Returns the buffer for reuse.
     pub async fn write_in_order(
-        &mut self,
-        buf: Vec<u8>,
-        pieces: Vec<(u64, Range<usize>)>,
+        &mut self, buf: Vec<u8>, pieces: Vec<(u64, Range<usize>)>,
     ) -> Result<Vec<u8>> {
         let Writer::Stdout(slot) = self else {
             return Ok(buf);
@@ -109,10 +107,7 @@ impl Writer {
 
 /// Writes verified `pieces` of `buf` where they belong in `file` (offsets relative to `base`).
 pub(crate) async fn write_pieces(
-    file: Arc<std::fs::File>,
-    buf: Vec<u8>,
-    pieces: Vec<(u64, Range<usize>)>,
-    base: u64,
+    file: Arc<std::fs::File>, buf: Vec<u8>, pieces: Vec<(u64, Range<usize>)>, base: u64,
 ) -> Result<(Vec<u8>, Vec<(u64, Range<usize>)>)> {
     tokio::task::spawn_blocking(move || {
         for (at, piece) in &pieces {

@@ -22,10 +22,7 @@ pub trait RangeReader {
     /// replacing its contents but reusing its allocation, pinned to `if_match` when given.
     /// An empty object (no byte 0) is [`FormatError::NotS3seal`].
     async fn read_range(
-        &self,
-        range: Range<u64>,
-        if_match: Option<&str>,
-        buf: &mut Vec<u8>,
+        &self, range: Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>,
     ) -> Result<RangeMeta>;
 
     /// The bucket and key the object is read from (checked against the header's binding).
@@ -64,10 +61,7 @@ impl FirstRange {
 /// Reads exactly `range` of an object of `total` bytes, pinned to `if_match`. `Ok(None)`: the
 /// answer was short or the object's size changed (the caller says what that means to it).
 pub async fn read_exact(
-    reader: &impl RangeReader,
-    range: Range<u64>,
-    if_match: Option<&str>,
-    total: u64,
+    reader: &impl RangeReader, range: Range<u64>, if_match: Option<&str>, total: u64,
 ) -> Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     let meta = reader
@@ -91,10 +85,7 @@ impl StoreObject {
 
 impl RangeReader for StoreObject {
     async fn read_range(
-        &self,
-        range: Range<u64>,
-        if_match: Option<&str>,
-        buf: &mut Vec<u8>,
+        &self, range: Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>,
     ) -> Result<RangeMeta> {
         match get_range_retrying(&*self.store, &self.location, range, if_match, buf).await {
             // Only an empty object has no byte 0: it cannot be an s3seal object.
@@ -148,10 +139,7 @@ impl LocalFile {
 
 impl RangeReader for LocalFile {
     async fn read_range(
-        &self,
-        range: Range<u64>,
-        _if_match: Option<&str>,
-        buf: &mut Vec<u8>,
+        &self, range: Range<u64>, _if_match: Option<&str>, buf: &mut Vec<u8>,
     ) -> Result<RangeMeta> {
         let path = self.path.clone();
         let mut out = std::mem::take(buf);

@@ -227,10 +227,7 @@ fn proc_path(file: &std::fs::File) -> PathBuf {
 /// renames that over `dest`: `linkat` cannot replace an existing file, `rename` can.
 #[cfg(target_os = "linux")]
 fn link_into_place(
-    file: &std::fs::File,
-    dir: &Path,
-    name: &str,
-    dest: &Path,
+    file: &std::fs::File, dir: &Path, name: &str, dest: &Path,
 ) -> std::io::Result<()> {
     use rustix::fs::{AtFlags, CWD, linkat};
     let source = proc_path(file);
