@@ -15,13 +15,16 @@ fn run_json(args: &[&str]) -> (i32, Value) {
         .output()
         .expect("run s3seal");
     let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
-    let docs: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout:?}"));
     assert_eq!(
         docs.len(),
         1,
         "{args:?}: not exactly one document: {stdout:?}"
     );
-    let doc: Value = serde_json::from_str(docs[0]).expect("a JSON document");
+    let doc = docs.into_iter().next().unwrap();
     (out.status.code().unwrap_or(-1), doc)
 }
 
@@ -138,7 +141,56 @@ fn every_command_prints_one_document_with_the_documented_fields() {
     );
     assert_eq!(rewrap["old_kms_key_arn"], e.kms_arn.as_str());
     assert_eq!(rewrap["kms_key_arn"], e.other_kms_arn.as_str());
+
+    let (code, presign) = run_json(&["presign", &uri, "--expires", "10m"]);
+    assert_eq!(code, 0, "{presign}");
+    assert!(
+        presign["url"].as_str().unwrap().starts_with("https://"),
+        "{presign}"
+    );
     Store::moto().delete(&key);
+
+    // An object of the S3 Encryption Client, migrated in place.
+    let legacy = unique_key("json-migrate");
+    let input = dir.path().join("legacy.bin");
+    std::fs::write(&input, data(3000, 43)).unwrap();
+    let spec = serde_json::json!([{
+        "key": legacy, "input": input, "format": "v3", "context": {"team": "ops"},
+        "multipart": false, "instruction_file": false,
+    }]);
+    common::s3ec::write_objects(&e.kms_arn, &spec);
+    let (code, migrate) = run_json(&[
+        "migrate",
+        &s3_uri(&legacy),
+        "--kms-key-id",
+        &e.kms_alias,
+        "--expected-kms-key-id",
+        &e.kms_arn,
+        "--posture",
+        "off",
+    ]);
+    assert_eq!(code, 0, "{migrate}");
+    has(
+        &migrate,
+        "migrate",
+        true,
+        &[
+            "object",
+            "old_format",
+            "plaintext_bytes",
+            "stored_bytes",
+            "kms_key_arn",
+        ],
+    );
+    has(
+        &migrate,
+        "migrate",
+        true,
+        &["old_kms_key_arn", "instruction_file_removed"],
+    );
+    assert_eq!(migrate["plaintext_bytes"], 3000);
+    assert_eq!(migrate["kms_key_arn"], e.kms_arn.as_str());
+    Store::moto().delete(&legacy);
 }
 
 #[test]
