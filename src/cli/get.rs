@@ -110,7 +110,11 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     } else {
         Some(ObjectLocation::parse(&args.src)?)
     };
-    let sink = if args.dst == "-" {
+    // With --buffer-to-temp, stdout receives nothing until the whole object verified (an
+    // s3seal object's every chunk, an S3EC object's single tag); a file is that way anyway.
+    let sink = if args.dst == "-" && args.buffer_to_temp {
+        Sink::BufferedStdout
+    } else if args.dst == "-" {
         Sink::Stdout
     } else {
         Sink::File(PathBuf::from(&args.dst))
@@ -127,10 +131,9 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
             concurrency: args.concurrency,
             unit_bytes: args.part_size,
         },
-        buffer_to_temp: args.buffer_to_temp,
         allow_s3ec: args.allow_s3ec,
     };
-    if args.output.json && matches!(sink, Sink::Stdout) {
+    if args.output.json && sink.is_stdout() {
         return Err(Error::usage_hint(
             "--json prints its document on stdout, where `-` sends the plaintext",
             "give a file destination with --json",
@@ -166,7 +169,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     if args.output.json {
         json::emit("get", started, json::opened(&shown, &opened));
     }
-    if !args.output.quiet && !matches!(sink, Sink::Stdout) {
+    if !args.output.quiet && !sink.is_stdout() {
         // Names from a presigned URL and key ids from the header: escaped for the terminal.
         eprintln!("{}", escape_for_terminal(&summary(&shown, &opened)));
     }

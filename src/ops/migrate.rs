@@ -135,7 +135,6 @@ impl Migration {
         let s3ec_request = S3ecRequest {
             expected_context: request.expected_context.clone(),
             range_requested: false,
-            buffer_to_temp: true,
             concurrency: request.concurrency,
             unit_bytes: DEFAULT_RANGE_BYTES,
             pins: request.pins.clone().required(),

@@ -32,9 +32,6 @@ pub enum ObjectKind {
 #[derive(Debug, Clone)]
 pub struct OpenRequest {
     pub download: DownloadRequest,
-    /// To stdout: decrypt into a private temporary file first and stream it only once the
-    /// whole object verified (an S3EC object's single tag, or every chunk of an s3seal one).
-    pub buffer_to_temp: bool,
     /// Read S3 Encryption Client objects (unbound to their location); refused otherwise.
     pub allow_s3ec: bool,
 }
@@ -73,12 +70,6 @@ pub async fn open(
     let first = FirstRange::read(reader, wanted.first_read_len()).await?;
     match classify(reader, &first, s3ec_store).await? {
         ObjectKind::S3seal => {
-            // Chunks verify one by one, so stdout normally gets each as it verified; asked to
-            // buffer, stdout gets nothing until the whole object verified.
-            let sink = match sink {
-                Sink::Stdout if request.buffer_to_temp => &Sink::BufferedStdout,
-                other => other,
-            };
             download::download(reader, Some(first), keyring, wanted, sink, progress, cancel)
                 .await
                 .map(Opened::S3seal)
@@ -97,7 +88,6 @@ pub async fn open(
             let s3ec_request = S3ecRequest {
                 expected_context: wanted.expected_context.clone(),
                 range_requested: wanted.range.is_some(),
-                buffer_to_temp: request.buffer_to_temp,
                 concurrency: wanted.concurrency,
                 unit_bytes: wanted.unit_bytes,
                 pins: wanted.pins.clone(),

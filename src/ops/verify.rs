@@ -44,7 +44,6 @@ pub async fn verify(
             unit_bytes: request.unit_bytes,
             pins: request.pins.clone(),
         },
-        buffer_to_temp: false,
         allow_s3ec: request.allow_s3ec,
     };
     let opened = open(

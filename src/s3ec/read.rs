@@ -32,8 +32,6 @@ pub struct S3ecRequest {
     pub expected_context: Vec<(String, String)>,
     /// A plaintext range was asked for: refused (a GCM stream cannot authenticate a range).
     pub range_requested: bool,
-    /// To stdout: decrypt into a private temporary file first and stream it once verified.
-    pub buffer_to_temp: bool,
     pub concurrency: usize,
     /// Bytes per ranged GET.
     pub unit_bytes: u64,
@@ -285,14 +283,14 @@ pub async fn open_envelope(
             let dest = tmp.commit().await?;
             Ok(outcome(envelope, written, arn, Some(dest)))
         }
-        Sink::Stdout if !request.buffer_to_temp => Err(Error::usage_hint(
+        Sink::Stdout => Err(Error::usage_hint(
             format!(
                 "refusing to stream an {} object to stdout: it is one AES-GCM message whose tag comes last, so no byte can be verified before all of it is read",
                 envelope.format
             ),
             "pass --buffer-to-temp to decrypt into a private temporary file and stream it once the tag verified, or give a file destination",
         )),
-        Sink::Stdout | Sink::BufferedStdout => {
+        Sink::BufferedStdout => {
             let tmp = TempFile::in_dir(&std::env::temp_dir(), "s3ec-stdout")?;
             let (written, arn) = decrypt_to_file(
                 keyring, reader, first, envelope, request, &tmp, &progress, cancel,

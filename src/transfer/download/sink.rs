@@ -22,6 +22,13 @@ pub enum Sink {
     Discard,
 }
 
+impl Sink {
+    /// Whether the plaintext goes to stdout (at once or buffered).
+    pub fn is_stdout(&self) -> bool {
+        matches!(self, Sink::Stdout | Sink::BufferedStdout)
+    }
+}
+
 /// Picks the file a download writes (an existing directory gets the key's last segment).
 pub fn resolve_destination(path: &Path, key: &str) -> Result<PathBuf> {
     if path.is_dir() {
