@@ -107,19 +107,26 @@ fn key_from(bytes: &mut [u8]) -> std::result::Result<DataKey, crate::format::For
     key
 }
 
-/// Maps a KMS failure to an error with the missing permission or the likely cause.
-fn kms_error<E, R>(
-    operation: &str, permission: &str, key_id: &str, err: aws_sdk_kms::error::SdkError<E, R>,
+/// A KMS failure as an error: one that never reached KMS (credentials, TLS, network) as
+/// such, one KMS answered through `answered(code, detail)`, the operation's own mapping.
+fn kms_failure<E, R>(
+    operation: &str, err: aws_sdk_kms::error::SdkError<E, R>,
+    answered: impl FnOnce(&str, &str) -> Error,
 ) -> Error
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if let Some(e) = transport_error(&format!("KMS {operation}"), &err) {
+    if let Some(e) = transport_error(operation, &err) {
         return e;
     }
     let (code, detail) = service_error_parts(&err);
-    match code.as_str() {
+    answered(&code, &detail)
+}
+
+/// Maps a KMS failure to an error with the missing permission or the likely cause.
+fn kms_error(operation: &str, permission: &str, key_id: &str, code: &str, detail: &str) -> Error {
+    match code {
         "NotFoundException" => Error::runtime_hint(
             format!("KMS key {key_id} not found ({detail})"),
             format!(
@@ -135,7 +142,7 @@ where
             format!("access denied by KMS for key {key_id} ({detail})"),
             format!("the caller needs {permission} on {key_id}"),
         ),
-        _ => not_now(&code, key_id, &detail, "enable it or use another key").unwrap_or_else(|| {
+        _ => not_now(code, key_id, detail, "enable it or use another key").unwrap_or_else(|| {
             Error::runtime(format!("KMS {operation} failed for key {key_id}: {detail}"))
         }),
     }
@@ -151,7 +158,11 @@ impl Keyring for KmsKeyring {
             .set_encryption_context(Some(context.to_map()))
             .send()
             .await
-            .map_err(|e| kms_error("GenerateDataKey", "kms:GenerateDataKey", key_id, e))?;
+            .map_err(|e| {
+                kms_failure("KMS GenerateDataKey", e, |c, d| {
+                    kms_error("GenerateDataKey", "kms:GenerateDataKey", key_id, c, d)
+                })
+            })?;
         let mut out = out;
         let key = take_plaintext(out.plaintext.take())?;
         let wrapped = take_wrapped(out.ciphertext_blob.take())?;
@@ -174,7 +185,7 @@ impl Keyring for KmsKeyring {
             .set_encryption_context(Some(context.to_map()))
             .send()
             .await
-            .map_err(|e| decrypt_error(key_id, e))?;
+            .map_err(|e| kms_failure("KMS Decrypt", e, |c, d| decrypt_error(key_id, c, d)))?;
         let key = take_plaintext(out.plaintext.take())?;
         Ok(Unwrapped {
             key,
@@ -197,7 +208,7 @@ impl Keyring for KmsKeyring {
             .set_encryption_context(Some(map))
             .send()
             .await
-            .map_err(foreign_decrypt_error)?;
+            .map_err(|e| kms_failure("KMS Decrypt", e, foreign_decrypt_error))?;
         let key_arn = out.key_id.take();
         let mut bytes = out
             .plaintext
@@ -228,7 +239,9 @@ impl Keyring for KmsKeyring {
             .set_destination_encryption_context(Some(new_context.to_map()))
             .send()
             .await
-            .map_err(|e| reencrypt_error(new_key_id, e))?;
+            .map_err(|e| {
+                kms_failure("KMS ReEncrypt", e, |c, d| reencrypt_error(new_key_id, c, d))
+            })?;
         let wrapped = take_wrapped(out.ciphertext_blob.take())?;
         let key_arn = out.key_id.take().unwrap_or_else(|| new_key_id.to_string());
         Ok(Rewrapped {
@@ -245,7 +258,11 @@ impl Keyring for KmsKeyring {
             .key_id(key_id)
             .send()
             .await
-            .map_err(|e| kms_error("DescribeKey", "kms:DescribeKey", key_id, e))?;
+            .map_err(|e| {
+                kms_failure("KMS DescribeKey", e, |c, d| {
+                    kms_error("DescribeKey", "kms:DescribeKey", key_id, c, d)
+                })
+            })?;
         out.key_metadata
             .map(|m| m.arn.unwrap_or(m.key_id))
             .filter(|arn| !arn.is_empty())
@@ -257,19 +274,11 @@ impl Keyring for KmsKeyring {
 /// header (key id, wrapped key, context), and the header is authenticated only after the data
 /// key is unwrapped, so an answer that says "this cannot be unwrapped" is an integrity failure:
 /// a script that retries on exit 1 must not retry a tampered or planted object.
-fn decrypt_error<E, R>(key_id: &str, err: aws_sdk_kms::error::SdkError<E, R>) -> Error
-where
-    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    if let Some(e) = transport_error("KMS Decrypt", &err) {
-        return e;
-    }
-    let (code, detail) = service_error_parts(&err);
+fn decrypt_error(key_id: &str, code: &str, detail: &str) -> Error {
     // Raw in the error: the CLI escapes every error once, where it reaches the terminal.
     let key = key_id;
     let altered = "the header (its key id, wrapped key or encryption context) was altered or planted, or the object was moved; do not use this data";
-    match code.as_str() {
+    match code {
         "NotFoundException" => Error::integrity(
             format!("the object's header names KMS key {key}, which KMS does not know ({detail})"),
             Some(format!(
@@ -290,7 +299,7 @@ where
             format!("KMS rejected the header's key {key} or encryption context ({detail})"),
             Some(altered.into()),
         ),
-        _ => not_now(&code, key, &detail, "ask its owner to enable it").unwrap_or_else(|| {
+        _ => not_now(code, key, detail, "ask its owner to enable it").unwrap_or_else(|| {
             Error::runtime(format!("KMS Decrypt failed for key {key}: {detail}"))
         }),
     }
@@ -313,16 +322,8 @@ fn not_now(code: &str, key_id: &str, detail: &str, enable: &str) -> Option<Error
 }
 
 /// A failed Decrypt of an S3 Encryption Client data key.
-fn foreign_decrypt_error<E, R>(err: aws_sdk_kms::error::SdkError<E, R>) -> Error
-where
-    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    if let Some(e) = transport_error("KMS Decrypt", &err) {
-        return e;
-    }
-    let (code, detail) = service_error_parts(&err);
-    match code.as_str() {
+fn foreign_decrypt_error(code: &str, detail: &str) -> Error {
+    match code {
         "InvalidCiphertextException"
         | "IncorrectKeyException"
         | "AccessDeniedException"
@@ -343,16 +344,8 @@ where
 }
 
 /// A failed ReEncrypt (rewrap).
-fn reencrypt_error<E, R>(key_id: &str, err: aws_sdk_kms::error::SdkError<E, R>) -> Error
-where
-    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    if let Some(e) = transport_error("KMS ReEncrypt", &err) {
-        return e;
-    }
-    let (code, detail) = service_error_parts(&err);
-    match code.as_str() {
+fn reencrypt_error(key_id: &str, code: &str, detail: &str) -> Error {
+    match code {
         "NotFoundException" => Error::runtime_hint(
             format!("KMS key {key_id} not found ({detail})"),
             "check --kms-key-id (key id, ARN or alias/NAME) and --region",

@@ -19,7 +19,7 @@ use crate::aws::{AwsSettings, error_chain};
 use crate::error::{Error, Result};
 use crate::format::FormatError;
 use crate::location::ObjectLocation;
-use crate::store::{RANGE_ATTEMPTS, RangeMeta};
+use crate::store::{RANGE_ATTEMPTS, RangeMeta, backoff};
 use crate::transfer::download::RangeReader;
 
 /// Time allowed for one ranged GET, response and body.
@@ -134,7 +134,7 @@ impl RangeReader for UrlObject {
                 Ok(v) => v,
                 Err(e) if attempt < RANGE_ATTEMPTS && !e.contains("certificate") => {
                     tracing::debug!(attempt, error = %e, "retrying ranged GET on the URL");
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    backoff(attempt).await;
                     continue;
                 }
                 Err(e) => {
@@ -156,7 +156,7 @@ impl RangeReader for UrlObject {
                 // Only an empty object has no byte 0: it cannot be an s3seal object.
                 416 => return Err(FormatError::NotS3seal.into()),
                 500..=599 if attempt < RANGE_ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    backoff(attempt).await;
                 }
                 _ => {
                     return Err(url_error(
