@@ -48,11 +48,6 @@ impl StoreError {
         self.status == Some(404) || matches!(self.code.as_deref(), Some("NoSuchKey" | "NotFound"))
     }
 
-    /// A condition (`If-Match`) did not hold: someone else wrote the object.
-    pub fn is_precondition_failed(&self) -> bool {
-        self.status == Some(412) || self.code.as_deref() == Some("PreconditionFailed")
-    }
-
     /// The range asked for does not exist (only an empty object has no byte 0).
     pub fn is_unsatisfiable_range(&self) -> bool {
         self.status == Some(416) || self.code.as_deref() == Some("InvalidRange")
