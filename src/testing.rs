@@ -115,6 +115,7 @@ pub fn upload_request(
     dest: ObjectLocation, if_match: Option<String>,
 ) -> crate::transfer::upload::UploadRequest {
     crate::transfer::upload::UploadRequest {
+        settings: Default::default(),
         dest,
         kms_key_id: "alias/test".into(),
         sse_kms_key_id: None,

@@ -108,6 +108,7 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         args.owner.expected_owner.clone(),
     ));
     let request = UploadRequest {
+        settings: Default::default(),
         if_match: None,
         dest,
         kms_key_id: args.kms_key_id,

@@ -168,6 +168,7 @@ impl Migration {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let upload_request = UploadRequest {
+            settings: Default::default(),
             dest: location.clone(),
             kms_key_id: request.kms_key_id.clone(),
             sse_kms_key_id: request.sse_kms_key_id.clone(),

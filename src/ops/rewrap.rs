@@ -173,6 +173,7 @@ pub async fn rewrap(
     let body_len = total_old - old_h;
     let new_total = new_h + body_len;
     let options = WriteOptions {
+        settings: Default::default(),
         sse_kms_key_id: Some(
             request
                 .sse_kms_key_id

@@ -171,6 +171,7 @@ impl ObjectStore for MemoryStore {
             etag: Some(object.etag.clone()),
             version_id: None,
             metadata: HashMap::new(),
+            ..Default::default()
         })
     }
 

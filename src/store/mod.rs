@@ -49,6 +49,8 @@ pub struct ObjectHead {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub metadata: HashMap<String, String>,
+    pub content_type: Option<String>,
+    pub storage_class: Option<String>,
 }
 
 /// How a new object is stored.
@@ -60,6 +62,68 @@ pub struct WriteOptions {
     /// `PreconditionFailed` error that changed nothing). For multipart uploads, given to
     /// [`ObjectStore::complete_multipart_upload`].
     pub if_match: Option<String>,
+    /// What the user asked to be stored with the object besides its bytes.
+    pub settings: ObjectSettings,
+}
+
+/// Object settings a user chooses per upload (storage class, tags, user metadata, Object
+/// Lock). They travel with PutObject or CreateMultipartUpload; none of them is secret, all of
+/// them are visible to anyone who can HEAD the object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectSettings {
+    /// S3 storage class, e.g. `STANDARD_IA`, `GLACIER_IR` (S3's default when `None`).
+    pub storage_class: Option<String>,
+    /// Object tags, in order.
+    pub tags: Vec<(String, String)>,
+    /// Extra user metadata (`x-amz-meta-NAME`, NAME without the prefix).
+    pub metadata: Vec<(String, String)>,
+    /// Object Lock retention for the new object.
+    pub retention: Option<Retention>,
+    /// Object Lock legal hold on the new object.
+    pub legal_hold: bool,
+}
+
+/// Object Lock retention: the object version cannot be deleted or overwritten before
+/// `retain_until` (GOVERNANCE: unless the caller has `s3:BypassGovernanceRetention`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub mode: LockMode,
+    /// RFC 3339 timestamp, e.g. `2027-01-01T00:00:00Z`.
+    pub retain_until: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+impl ObjectSettings {
+    /// The tags as S3's `x-amz-tagging` header wants them (URL-encoded query form).
+    pub fn tagging(&self) -> Option<String> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        // RFC 3986 unreserved characters stay; everything else (space included) is %XX.
+        const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let pairs: Vec<String> = self
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, QUERY),
+                    utf8_percent_encode(v, QUERY)
+                )
+            })
+            .collect();
+        Some(pairs.join("&"))
+    }
 }
 
 /// One uploaded part, as CompleteMultipartUpload needs it.

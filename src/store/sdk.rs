@@ -11,14 +11,16 @@ use async_trait::async_trait;
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHoldStatus,
+    ObjectLockMode, ServerSideEncryption, StorageClass,
 };
 use bytes::Bytes;
 
 use super::errors::s3_error;
 use super::{
-    CopySource, ObjectEntry, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt,
-    PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
+    CopySource, LockMode, ObjectEntry, ObjectHead, ObjectPage, ObjectSettings, ObjectStore,
+    PartInfo, PartReceipt, PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo,
+    WriteOptions,
 };
 use crate::aws::error_chain;
 use crate::error::Error;
@@ -189,6 +191,8 @@ impl ObjectStore for SdkStore {
             etag: out.e_tag().map(str::to_string),
             version_id: out.version_id().map(str::to_string),
             metadata: out.metadata().cloned().unwrap_or_default(),
+            content_type: out.content_type().map(str::to_string),
+            storage_class: out.storage_class().map(|c| c.as_str().to_string()),
         })
     }
 
@@ -201,6 +205,12 @@ impl ObjectStore for SdkStore {
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .set_ssekms_key_id(options.sse_kms_key_id.clone())
             .set_if_match(options.if_match.clone())
+            .set_storage_class(storage_class(&options.settings))
+            .set_tagging(options.settings.tagging())
+            .set_metadata(metadata(&options.settings))
+            .set_object_lock_mode(lock_mode(&options.settings))
+            .set_object_lock_retain_until_date(retain_until(&options.settings)?)
+            .set_object_lock_legal_hold_status(legal_hold(&options.settings))
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .body(ByteStream::from(body))
             .customize()
@@ -218,6 +228,12 @@ impl ObjectStore for SdkStore {
             .content_type(CONTENT_TYPE)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .set_ssekms_key_id(options.sse_kms_key_id.clone())
+            .set_storage_class(storage_class(&options.settings))
+            .set_tagging(options.settings.tagging())
+            .set_metadata(metadata(&options.settings))
+            .set_object_lock_mode(lock_mode(&options.settings))
+            .set_object_lock_retain_until_date(retain_until(&options.settings)?)
+            .set_object_lock_legal_hold_status(legal_hold(&options.settings))
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .send()
             .await
@@ -420,6 +436,46 @@ impl ObjectStore for SdkStore {
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect())
     }
+}
+
+fn storage_class(settings: &ObjectSettings) -> Option<StorageClass> {
+    settings.storage_class.as_deref().map(StorageClass::from)
+}
+
+fn metadata(settings: &ObjectSettings) -> Option<HashMap<String, String>> {
+    (!settings.metadata.is_empty()).then(|| settings.metadata.iter().cloned().collect())
+}
+
+fn lock_mode(settings: &ObjectSettings) -> Option<ObjectLockMode> {
+    settings.retention.as_ref().map(|r| match r.mode {
+        LockMode::Governance => ObjectLockMode::Governance,
+        LockMode::Compliance => ObjectLockMode::Compliance,
+    })
+}
+
+fn retain_until(settings: &ObjectSettings) -> StoreResult<Option<aws_smithy_types::DateTime>> {
+    let Some(retention) = &settings.retention else {
+        return Ok(None);
+    };
+    aws_smithy_types::DateTime::from_str(
+        &retention.retain_until,
+        aws_smithy_types::date_time::Format::DateTime,
+    )
+    .map(Some)
+    .map_err(|_| StoreError {
+        error: Error::usage(format!(
+            "Object Lock retain-until date {:?} is not an RFC 3339 timestamp \
+             (e.g. 2027-01-01T00:00:00Z)",
+            retention.retain_until
+        )),
+        transient: false,
+        status: None,
+        code: None,
+    })
+}
+
+fn legal_hold(settings: &ObjectSettings) -> Option<ObjectLockLegalHoldStatus> {
+    settings.legal_hold.then_some(ObjectLockLegalHoldStatus::On)
 }
 
 #[cfg(test)]

@@ -268,3 +268,19 @@ async fn a_relocated_object_is_refused_before_any_kms_call() {
     assert_eq!(back.len(), 3 * MIB);
     assert_eq!(keyring.decrypts(), 1);
 }
+
+#[test]
+fn tags_are_percent_encoded_for_the_tagging_header() {
+    let settings = super::ObjectSettings {
+        tags: vec![
+            ("team".into(), "data eng".into()),
+            ("a&b".into(), "x=y/ü".into()),
+        ],
+        ..Default::default()
+    };
+    assert_eq!(
+        settings.tagging().as_deref(),
+        Some("team=data%20eng&a%26b=x%3Dy%2F%C3%BC")
+    );
+    assert_eq!(super::ObjectSettings::default().tagging(), None);
+}

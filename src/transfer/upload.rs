@@ -25,7 +25,9 @@ use crate::error::{Error, Result};
 use crate::format::{ChunkSize, Layout};
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
-use crate::store::{ObjectStore, PartReceipt, WriteOptions, abort_quietly, or_abort};
+use crate::store::{
+    ObjectSettings, ObjectStore, PartReceipt, WriteOptions, abort_quietly, or_abort,
+};
 
 /// How to upload.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct UploadRequest {
     pub concurrency: usize,
     /// Replace the object only if it still has this ETag (read-modify-write callers).
     pub if_match: Option<String>,
+    /// Storage class, tags, user metadata and Object Lock of the new object.
+    pub settings: ObjectSettings,
 }
 
 /// What was stored.
@@ -94,6 +98,7 @@ pub async fn upload(
                 .unwrap_or_else(|| envelope.key_arn.clone()),
         ),
         if_match: request.if_match.clone(),
+        settings: request.settings.clone(),
     };
     progress.start(source.known_len);
     let job = Job {

@@ -13,6 +13,7 @@ pub async fn upload_stream(
     chunk_size: s3seal::format::ChunkSize, part_size: u64,
 ) -> s3seal::Result<UploadOutcome> {
     let request = UploadRequest {
+        settings: Default::default(),
         dest: s3seal::location::ObjectLocation {
             bucket: env().bucket.clone(),
             key: key.to_string(),
