@@ -231,6 +231,8 @@ where
     }
     let chain = error_chain(err);
     let lower = chain.to_ascii_lowercase();
+    // Timeouts and broken connections may cure themselves; the rest will fail the same way.
+    let mut retryable = false;
     let (message, hint) = if lower.contains("refusing to send a request over plain http") {
         (
             format!("{operation}: {chain}"),
@@ -253,17 +255,23 @@ where
         || lower.contains("timed out")
         || lower.contains("timeout")
     {
+        retryable = true;
         (
             format!("{operation}: timed out: {chain}"),
             "check the network and the endpoint; try again".to_string(),
         )
     } else {
+        retryable = true;
         (
             format!("{operation}: {chain}"),
             "check the endpoint, network and credentials; try again".to_string(),
         )
     };
-    Some(Error::runtime_hint(message, hint))
+    Some(if retryable {
+        Error::unavailable(message, hint)
+    } else {
+        Error::runtime_hint(message, hint)
+    })
 }
 
 /// Error code of a service error, and a detail for messages: `Code: message`, or the code

@@ -41,6 +41,15 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// The service was busy or did not answer (throttling, server errors after the SDK's
+    /// retries, timeouts, a broken connection): the same request may succeed later. Class
+    /// [`ErrorClass::Runtime`]; [`Error::is_retryable`] tells it apart for callers that
+    /// retry whole tasks (S3 Batch Operations' `TemporaryFailure`).
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -84,6 +93,20 @@ impl Error {
         }
     }
 
+    /// A failure that trying again later may cure (see [`Error::Unavailable`]).
+    pub fn unavailable(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Unavailable {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// Whether the same request may succeed later: throttling, server errors, timeouts,
+    /// broken connections. Every other failure would fail the same way again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
+    }
+
     pub fn integrity(message: impl Into<String>, hint: Option<String>) -> Self {
         Error::Integrity {
             message: message.into(),
@@ -104,7 +127,9 @@ impl Error {
             Error::Format(e) if e.is_integrity() => ErrorClass::Integrity,
             Error::Format(_) => ErrorClass::Runtime,
             Error::Integrity { .. } => ErrorClass::Integrity,
-            Error::Runtime { .. } | Error::Io { .. } => ErrorClass::Runtime,
+            Error::Runtime { .. } | Error::Unavailable { .. } | Error::Io { .. } => {
+                ErrorClass::Runtime
+            }
             Error::Posture(_) => ErrorClass::Posture,
             Error::Interrupted => ErrorClass::Interrupted,
         }
@@ -115,7 +140,8 @@ impl Error {
         match self {
             Error::Usage { hint, .. }
             | Error::Integrity { hint, .. }
-            | Error::Runtime { hint, .. } => hint.clone(),
+            | Error::Runtime { hint, .. }
+            | Error::Unavailable { hint, .. } => hint.clone(),
             Error::Format(FormatError::NotS3seal) => Some(
                 "the object was not written by s3seal (or was replaced); `s3seal inspect` shows its first bytes".into(),
             ),

@@ -306,17 +306,23 @@ fn decrypt_error(key_id: &str, code: &str, detail: &str) -> Error {
 }
 
 /// The answers that mean "not now" whatever the operation: a disabled key (with what to do
-/// about it), throttling.
+/// about it), throttling and KMS's own failures (retryable).
 fn not_now(code: &str, key_id: &str, detail: &str, enable: &str) -> Option<Error> {
     match code {
         "DisabledException" | "KMSInvalidStateException" => Some(Error::runtime_hint(
             format!("KMS key {key_id} cannot be used now ({detail})"),
             format!("the key is disabled or pending deletion; {enable}"),
         )),
-        "ThrottlingException" | "LimitExceededException" => Some(Error::runtime_hint(
+        "ThrottlingException" | "LimitExceededException" => Some(Error::unavailable(
             format!("KMS throttled the request ({detail})"),
             "try again later or lower the request rate",
         )),
+        "KMSInternalException" | "DependencyTimeoutException" | "ServiceUnavailableException" => {
+            Some(Error::unavailable(
+                format!("KMS could not answer now ({detail})"),
+                "try again later",
+            ))
+        }
         _ => None,
     }
 }
@@ -339,7 +345,8 @@ fn foreign_decrypt_error(code: &str, detail: &str) -> Error {
             format!("the object's KMS key cannot be used now ({detail})"),
             "the key is disabled or pending deletion",
         ),
-        _ => Error::runtime(format!("KMS Decrypt failed: {detail}")),
+        _ => not_now(code, "of this object", detail, "ask its owner to enable it")
+            .unwrap_or_else(|| Error::runtime(format!("KMS Decrypt failed: {detail}"))),
     }
 }
 
@@ -366,7 +373,9 @@ fn reencrypt_error(key_id: &str, code: &str, detail: &str) -> Error {
             format!("a KMS key cannot be used now ({detail})"),
             "the old or new key is disabled or pending deletion",
         ),
-        _ => Error::runtime(format!("KMS ReEncrypt to {key_id} failed: {detail}")),
+        _ => not_now(code, key_id, detail, "enable it").unwrap_or_else(|| {
+            Error::runtime(format!("KMS ReEncrypt to {key_id} failed: {detail}"))
+        }),
     }
 }
 

@@ -146,7 +146,7 @@ fn service_error(operation: &str, location: &ObjectLocation, code: &str, detail:
             "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --profile, or refresh the session",
         ),
         "InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout" => {
-            Error::runtime_hint(
+            Error::unavailable(
                 format!("S3 {operation} {location} kept failing after retries ({detail})"),
                 "S3 is overloaded or unavailable; try again later (AWS_MAX_ATTEMPTS raises the retries)",
             )
