@@ -11,10 +11,12 @@
 //! - [`s3ec`]: reading objects of the AWS S3 Encryption Client,
 //! - [`aws`]: building SDK clients the way AWS tools do (credential chain, endpoints, CA bundle),
 //! - [`presign`]: presigned URLs, and reading objects through them,
+//! - [`batch_task`]: S3 Batch Operations tasks (the Lambda function's handler, `batch-task`),
 //!
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
 pub mod aws;
+pub mod batch_task;
 pub mod error;
 pub mod format;
 pub mod kms;

@@ -2,6 +2,7 @@
 //! ([`signals`]) and the mapping from errors to messages and exit codes. One file per
 //! subcommand beside it.
 
+mod batch_task;
 mod config;
 mod docs;
 mod exit;
@@ -94,6 +95,9 @@ enum Command {
     /// Re-encrypt an S3 Encryption Client (v2/v3) object into the s3seal format in place,
     /// verified before and after: s3seal migrate s3://BUCKET/KEY --kms-key-id ID
     Migrate(migrate::MigrateArgs),
+    /// Run the S3 Batch Operations handler here on an event document and print its response:
+    /// s3seal batch-task --event FILE (exit 0 all succeeded, 7 some failed, 3 integrity)
+    BatchTask(batch_task::BatchTaskArgs),
     /// The config file of defaults: `s3seal config show` prints each effective value and its origin
     Config(config::ConfigArgs),
     /// Print a shell completion script: s3seal completions bash|zsh|fish|powershell|elvish
@@ -204,6 +208,7 @@ pub fn main() -> ExitCode {
             Command::Verify(args) => done(verify::run(global, args, cancel).await),
             Command::Rewrap(args) => done(rewrap::run(global, args, cancel).await),
             Command::Migrate(args) => done(migrate::run(global, args, cancel).await),
+            Command::BatchTask(args) => batch_task::run(global, args).await,
             Command::Config(args) => done(config::run(&context, &args)),
             Command::Completions(args) => done(docs::completions(&args)),
             Command::Man(args) => done(docs::man(&args)),
