@@ -190,9 +190,25 @@ fn verify_and_rewrap_do_the_work_on_the_named_objects() {
             .result_string
             .starts_with("integrity: ")
     );
-    // Rewrapping again from the old key is refused the same way (a retried job is safe).
+    // Batch retries a task whose answer was lost: the objects are under the new key and
+    // verify under it, so the retry succeeds without rewriting anything.
     let (cli, code) = via_cli(s3seal(Target::Moto), &rewrap);
-    assert_eq!((codes(&cli), code), (vec![PermanentFailure; 2], 3));
+    assert_eq!((codes(&cli), code), (vec![Succeeded; 2], 0));
+    assert!(
+        cli[0].result_string.starts_with("already under KMS key"),
+        "{cli:?}"
+    );
+    // But an object under a key neither pinned nor the target still fails: integrity.
+    let c = format!("{base}/c.bin");
+    put_file(Target::Moto, &plain_a, &c, &[]);
+    let (cli, code) = via_cli(
+        s3seal(Target::Moto),
+        &event_with("rewrap-2.0.json", &[&c], |doc| {
+            doc["job"]["userArguments"]["expectedKmsKeyIds"] = env().other_kms_arn.clone().into();
+        }),
+    );
+    assert_eq!((codes(&cli), code), (vec![PermanentFailure], 3), "{cli:?}");
+    assert!(cli[0].result_string.starts_with("integrity: "), "{cli:?}");
 }
 
 #[test]
