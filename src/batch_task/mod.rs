@@ -13,6 +13,9 @@ pub mod arguments;
 pub mod event;
 pub mod outcome;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
