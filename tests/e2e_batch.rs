@@ -115,6 +115,15 @@ fn via_cli(mut command: assert_cmd::Command, event: &str) -> (Vec<TaskResult>, i
     (results, out.status.code().unwrap_or(-1))
 }
 
+/// Each object `get`s, pinned to `key_arn`, to its plaintext.
+fn opens_under(key_arn: &str, objects: &[(&str, &[u8])]) {
+    for (key, plain) in objects {
+        let (got, dst, _dir) = get_file(Target::Moto, key, &["--expected-kms-key-id", key_arn]);
+        got.success();
+        assert_eq!(&std::fs::read(dst).unwrap(), plain);
+    }
+}
+
 fn codes(results: &[TaskResult]) -> Vec<ResultCode> {
     results.iter().map(|r| r.result_code).collect()
 }
@@ -169,15 +178,7 @@ fn verify_and_rewrap_do_the_work_on_the_named_objects() {
         results[0].result_string.contains(&env().other_kms_arn),
         "{results:?}"
     );
-    for (key, plain) in [(&a, &plain_a), (&b, &plain_b)] {
-        let (got, dst, _dir) = get_file(
-            Target::Moto,
-            key,
-            &["--expected-kms-key-id", &env().other_kms_arn],
-        );
-        got.success();
-        assert_eq!(&std::fs::read(dst).unwrap(), plain);
-    }
+    opens_under(&env().other_kms_arn, &[(&a, &plain_a), (&b, &plain_b)]);
     // The verify job pinned to the old key now refuses them: integrity, not retried.
     let handled = in_process(&verify, None);
     assert_eq!(
@@ -343,15 +344,7 @@ fn seal_turns_named_plaintext_objects_into_s3seal_objects() {
         "{:?}",
         handled.response.results
     );
-    for (key, plain) in [(&a, &plain_a), (&b, &plain_b)] {
-        let (got, dst, _dir) = get_file(
-            Target::Moto,
-            key,
-            &["--expected-kms-key-id", &env().kms_arn],
-        );
-        got.success();
-        assert_eq!(&std::fs::read(dst).unwrap(), plain);
-    }
+    opens_under(&env().kms_arn, &[(&a, &plain_a), (&b, &plain_b)]);
     // Run again (Batch retries): already sealed objects are skipped, still Succeeded.
     let (cli, code) = via_cli(s3seal(Target::Moto), &seal);
     assert_eq!((codes(&cli), code), (vec![Succeeded, Succeeded], 0));
