@@ -326,6 +326,49 @@ fn what_no_retry_can_fix_fails_every_task_permanently() {
     assert!(text.contains("s3seal verify --manifest"), "{text}");
 }
 
+#[test]
+fn migrate_reencrypts_s3ec_objects_and_a_retry_succeeds() {
+    let base = unique_key("batch-migrate");
+    let (v2, v3) = (format!("{base}/v2.bin"), format!("{base}/v3 instr.bin"));
+    let (plain_v2, plain_v3) = (data(3_000, 67), data(70_001, 68));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |key: &str, plain: &[u8], format: &str, instruction_file: bool| {
+        let input = dir.path().join(format!("{format}.in"));
+        std::fs::write(&input, plain).unwrap();
+        serde_json::json!({"key": key, "input": input, "format": format,
+            "context": {"app": "batch"}, "multipart": false, "instruction_file": instruction_file})
+    };
+    let specs = serde_json::json!([
+        spec(&v2, &plain_v2, "v2", false),
+        spec(&v3, &plain_v3, "v3", true)
+    ]);
+    common::s3ec::write_objects(&env().kms_arn, &specs);
+
+    let migrate = event("migrate-2.0.json", &[&v2, &v3]);
+    let handled = in_process(&migrate, None);
+    let results = &handled.response.results;
+    assert_eq!(codes(results), [Succeeded, Succeeded], "{results:?}");
+    assert!(
+        results[0]
+            .result_string
+            .starts_with("migrated: S3EC v2 -> s3seal")
+    );
+    assert!(
+        results[1]
+            .result_string
+            .starts_with("migrated: S3EC v3 -> s3seal")
+    );
+    opens_under(&env().kms_arn, &[(&v2, &plain_v2), (&v3, &plain_v3)]);
+    assert!(!Store::moto().exists(&format!("{v3}.instruction")));
+    // Batch runs a task again when its answer was lost: nothing left to do, still Succeeded.
+    let (cli, code) = via_cli(s3seal(Target::Moto), &migrate);
+    assert_eq!((codes(&cli), code), (vec![Succeeded; 2], 0));
+    assert!(
+        cli[0].result_string.starts_with("already s3seal"),
+        "{cli:?}"
+    );
+}
+
 /// Enabled when `s3seal::ops::seal` is merged (see `run_seal` in src/batch_task/mod.rs).
 #[test]
 #[ignore = "needs ops::seal (merge)"]
