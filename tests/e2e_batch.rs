@@ -89,6 +89,7 @@ fn in_process(event: &str, kms_proxy: Option<&Proxy>) -> Handled {
             temp_dir: temp.path().to_path_buf(),
             limits: Limits::default(),
             deadline: None,
+            cancel: s3seal::transfer::Cancel::never(),
         };
         handle(&event, &task_env).await
     })

@@ -60,6 +60,7 @@ async fn main() -> Result<(), Error> {
                 temp_dir: PathBuf::from("/tmp"),
                 limits: Limits::default(),
                 deadline: Some(deadline_of(&event.context)),
+                cancel: s3seal::transfer::Cancel::never(),
             };
             respond(event.payload, &task_env).await
         },
@@ -135,6 +136,7 @@ mod tests {
             temp_dir: std::env::temp_dir(),
             limits: Limits::default(),
             deadline: Some(Instant::now() + Duration::from_secs(900)),
+            cancel: s3seal::transfer::Cancel::never(),
         };
         respond(payload, &task_env).await
     }

@@ -95,6 +95,9 @@ pub struct TaskEnv<'a, K: Keyring> {
     pub limits: Limits,
     /// Lambda's deadline for this invocation; `None` runs without one.
     pub deadline: Option<Instant>,
+    /// The caller's stop (the CLI's Ctrl-C): the running task cleans up, the rest do not
+    /// start; all of them answer `TemporaryFailure`.
+    pub cancel: Cancel,
 }
 
 /// A task's result, and its class when it failed.
@@ -153,6 +156,7 @@ pub async fn handle<K: Keyring>(event: &BatchEvent, env: &TaskEnv<'_, K>) -> Han
     let mut failures = Vec::with_capacity(event.tasks.len());
     for task in &event.tasks {
         let done = match &prepared {
+            _ if env.cancel.is_cancelled() => Err(Failed::from(Error::Interrupted)),
             Ok((args, pins)) => run_task(task, args, pins, env).await,
             Err(e) => Err(Failed::from(clone_error(e))),
         };
@@ -214,20 +218,29 @@ async fn run_task<K: Keyring>(
             )),
         ));
     }
+    // The operation stops (cleaning up) at the deadline's margin or on the caller's stop.
     let (trigger, cancel) = Cancel::new();
-    let watchdog = env.deadline.map(|deadline| {
-        let stop_at = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline);
-        tokio::spawn(async move {
-            tokio::time::sleep_until(stop_at.into()).await;
-            let _ = trigger.send(true);
-        })
+    let mut outer = env.cancel.clone();
+    let stop_at = env
+        .deadline
+        .map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
+    let watchdog = tokio::spawn(async move {
+        let deadline = async {
+            match stop_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = outer.cancelled() => {}
+            () = deadline => {}
+        }
+        let _ = trigger.send(true);
     });
     let result = run_operation(&location, args, pins, env, cancel).await;
-    if let Some(w) = watchdog {
-        w.abort();
-    }
+    watchdog.abort();
     result.map_err(|e| match e {
-        Error::Interrupted => Failed::new(
+        Error::Interrupted if !env.cancel.is_cancelled() => Failed::new(
             FailureClass::Interrupted,
             &format!("{location}: stopped before Lambda's time limit; nothing was left half-written"),
             Some("Batch retries the task; if it keeps timing out, lower maxObjectBytes or use the sharded CLI"),

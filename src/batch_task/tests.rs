@@ -55,6 +55,12 @@ async fn with_object(
 }
 
 async fn run(store: Arc<dyn ObjectStore>, deadline: Option<Instant>) -> (ResultCode, String) {
+    run_until(store, deadline, Cancel::never()).await
+}
+
+async fn run_until(
+    store: Arc<dyn ObjectStore>, deadline: Option<Instant>, cancel: Cancel,
+) -> (ResultCode, String) {
     let keyring = TestKeyring::new(KEY_ARN);
     let env = TaskEnv {
         store,
@@ -62,6 +68,7 @@ async fn run(store: Arc<dyn ObjectStore>, deadline: Option<Instant>) -> (ResultC
         temp_dir: std::env::temp_dir(),
         limits: Limits::default(),
         deadline,
+        cancel,
     };
     let handled = handle(&verify_event(), &env).await;
     let result = handled.response.results[0].clone();
@@ -92,6 +99,26 @@ async fn a_task_still_running_near_the_deadline_is_stopped_and_retried() {
     assert!(text.starts_with("interrupted: "), "{text}");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(store.calls(Call::GetRange) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_stop_ends_the_running_task_and_skips_the_rest() {
+    let stalled =
+        FailureStore::new(MemoryStore::new()).fault(Call::GetRange, 2, 1000, Fault::Stall);
+    let store = with_object(stalled, 6 * MIB).await;
+    let (trigger, cancel) = Cancel::new();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = trigger.send(true);
+    });
+    let (code, text) = run_until(store.clone(), None, cancel.clone()).await;
+    assert_eq!(code, ResultCode::TemporaryFailure, "{text}");
+    assert!(text.starts_with("interrupted: "), "{text}");
+    // Once stopped, a task does not start: no HEAD.
+    let heads = store.calls(Call::Head);
+    let (code, _) = run_until(store.clone(), None, cancel).await;
+    assert_eq!(code, ResultCode::TemporaryFailure);
+    assert_eq!(store.calls(Call::Head), heads);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ use clap::Args;
 use s3seal::batch_task::{BatchEvent, Limits, TaskEnv, handle};
 use s3seal::kms::KmsKeyring;
 use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
 use super::{GlobalArgs, exit};
@@ -27,7 +28,9 @@ pub struct BatchTaskArgs {
     temp_dir: Option<PathBuf>,
 }
 
-pub async fn run(global: &GlobalArgs, args: BatchTaskArgs) -> Result<ExitCode> {
+/// Runs the event's tasks; on Ctrl-C the running task cleans up, the rest are answered
+/// `TemporaryFailure` without running, the response is printed and the run ends as interrupted.
+pub async fn run(global: &GlobalArgs, args: BatchTaskArgs, cancel: Cancel) -> Result<ExitCode> {
     let bytes =
         std::fs::read(&args.event).map_err(|e| Error::io(args.event.display().to_string(), e))?;
     let event = BatchEvent::parse(&bytes)?;
@@ -40,11 +43,15 @@ pub async fn run(global: &GlobalArgs, args: BatchTaskArgs) -> Result<ExitCode> {
         temp_dir: args.temp_dir.unwrap_or_else(std::env::temp_dir),
         limits: Limits::default(),
         deadline: None,
+        cancel: cancel.clone(),
     };
     let handled = handle(&event, &env).await;
     let doc = serde_json::to_string_pretty(&handled.response)
         .map_err(|e| Error::runtime(format!("cannot print the response: {e}")))?;
     println!("{doc}");
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
     Ok(ExitCode::from(if handled.all_succeeded() {
         exit::SUCCESS
     } else if handled.any_integrity_failure() {

@@ -208,7 +208,7 @@ pub fn main() -> ExitCode {
             Command::Verify(args) => done(verify::run(global, args, cancel).await),
             Command::Rewrap(args) => done(rewrap::run(global, args, cancel).await),
             Command::Migrate(args) => done(migrate::run(global, args, cancel).await),
-            Command::BatchTask(args) => batch_task::run(global, args).await,
+            Command::BatchTask(args) => batch_task::run(global, args, cancel).await,
             Command::Config(args) => done(config::run(&context, &args)),
             Command::Completions(args) => done(docs::completions(&args)),
             Command::Man(args) => done(docs::man(&args)),
