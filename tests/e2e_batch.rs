@@ -370,6 +370,26 @@ fn migrate_reencrypts_s3ec_objects_and_a_retry_succeeds() {
     );
 }
 
+#[test]
+fn a_document_that_is_no_batch_event_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("event.json");
+    // An S3 event notification, not a Batch Operations invocation.
+    std::fs::write(
+        &file,
+        r#"{"Records": [{"eventName": "ObjectCreated:Put"}]}"#,
+    )
+    .unwrap();
+    s3seal(Target::Moto)
+        .args(["batch-task", "--event", file.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains(
+            "not an S3 Batch Operations invocation event",
+        ));
+}
+
 /// Enabled when `s3seal::ops::seal` is merged (see `run_seal` in src/batch_task/mod.rs).
 #[test]
 #[ignore = "needs ops::seal (merge)"]

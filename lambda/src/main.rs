@@ -14,8 +14,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use s3seal::batch_task::{BatchEvent, Limits, TaskEnv, handle};
 use s3seal::kms::Keyring;
 
-/// Parses the event, runs its tasks, answers with the Batch Operations response document.
-/// `deadline` is when Lambda stops the function.
+/// Parses the event, runs its tasks in `task_env` (which carries the invocation's deadline),
+/// answers with the Batch Operations response document. A document that is no Batch event
+/// fails the invocation itself.
 async fn respond<K: Keyring>(
     payload: serde_json::Value, task_env: &TaskEnv<'_, K>,
 ) -> Result<serde_json::Value, Error> {
