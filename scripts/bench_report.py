@@ -5,7 +5,7 @@ Input: a TSV of `label<TAB>wall_s<TAB>user_s<TAB>sys_s<TAB>max_rss_kib<TAB>bytes
 per run (GNU time's %e %U %S %M). Output: the section between the `<!-- bench:begin -->` and
 `<!-- bench:end -->` markers of the given markdown file is replaced (the markers are appended
 when missing); the rest of the file, e.g. the "Seal and open" section, is left as it is.
-Medians per label; CPU is user + sys per GiB; the targets of issue 3 are checked as ratios
+Medians per label; CPU is user + sys per GiB; the targets are checked as ratios
 measured in the same run.
 """
 
@@ -35,6 +35,15 @@ ROWS = [
     ("s3seal-stream-2g", "s3seal put from stdin, 2 GiB stream", "stream"),
 ]
 
+# One invocation on a 64 KiB object: wall and CPU in milliseconds.
+SMALL_ROWS = [
+    ("s3seal-put-64k", "s3seal put, 64 KiB file"),
+    ("s5cmd-up-64k", "s5cmd cp up, 64 KiB file"),
+    ("aws-up-64k", "aws s3 cp up, 64 KiB file"),
+    ("s3seal-get-64k", "s3seal get, 64 KiB object"),
+    ("s5cmd-down-64k", "s5cmd cp down, 64 KiB object"),
+]
+
 
 def load(path: Path) -> dict[str, list[tuple[float, float, float, float, int]]]:
     runs: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
@@ -61,7 +70,7 @@ def summarize(runs):
             "user": med([r[1] for r in rs]),
             "sys": med([r[2] for r in rs]),
             "cpu": med([r[1] + r[2] for r in rs]),
-            "cpu_per_gib": med([(r[1] + r[2]) / gib for r in rs]),
+            "cpu_per_gib": med([(r[1] + r[2]) / gib for r in rs]) if size else 0.0,
             "rss": med([r[3] for r in rs]),
             "rss_max": max(r[3] for r in rs),
             "mib_s": med([size / 1024**2 / r[0] for r in rs]) if size else 0.0,
@@ -83,7 +92,37 @@ def verdict(value: float | None, limit: float, fmt: str = "{:.2f}x") -> str:
     return f"{fmt.format(value)} (target <= {fmt.format(limit)}): {mark}"
 
 
-def render(s, machine: str, command: str, date: str) -> str:
+def table(s, rows) -> list[str]:
+    lines = [
+        "| operation | runs | wall s | MiB/s | user s | sys s | CPU s/GiB | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, title in rows:
+        if label not in s:
+            continue
+        r = s[label]
+        lines.append(
+            f"| {title} | {r['n']} | {r['wall']:.2f} | {r['mib_s']:.0f} | {r['user']:.2f} | "
+            f"{r['sys']:.2f} | {r['cpu_per_gib']:.2f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) |"
+        )
+    return lines
+
+
+def small_table(s, suffix: str) -> list[str]:
+    lines = [
+        "| one invocation | runs | wall ms | CPU ms (user + sys) | peak RSS MiB |",
+        "|---|---|---|---|---|",
+    ]
+    for label, title in SMALL_ROWS:
+        r = s.get(label + suffix)
+        if r:
+            lines.append(
+                f"| {title} | {r['n']} | {r['wall'] * 1000:.0f} | {r['cpu'] * 1000:.0f} | {r['rss']:.0f} |"
+            )
+    return lines
+
+
+def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu: str = "") -> str:
     lines = [
         BEGIN,
         "## Transfer benchmark (scripts/bench.sh)",
@@ -100,18 +139,23 @@ def render(s, machine: str, command: str, date: str) -> str:
         "for the same two cores, so wall times are bounded by it: CPU seconds and ratios are the",
         "figures that hold.",
         "",
-        "| operation | runs | wall s | MiB/s | user s | sys s | CPU s/GiB | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, title, _ in ROWS:
-        if label not in s:
-            continue
-        r = s[label]
-        lines.append(
-            f"| {title} | {r['n']} | {r['wall']:.2f} | {r['mib_s']:.0f} | {r['user']:.2f} | "
-            f"{r['sys']:.2f} | {r['cpu_per_gib']:.2f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) |"
-        )
-    lines += ["", "### Targets (issue 3), as ratios from this run", ""]
+    lines += table(s, [(label, title) for label, title, _ in ROWS])
+    lines += ["", "### One small object per invocation (loopback)", ""] + small_table(s, "")
+    r = f"@rtt{rtt_ms}"
+    if rtt_ms and any(k.endswith(r) for k in s):
+        lines += [
+            "",
+            f"### With {rtt_ms} ms round-trip time (latency-relay in front of S3 and KMS)",
+            "",
+            "Every tool connects through the same two relays, which hold each byte "
+            f"{rtt_ms // 2} ms in each direction, at most 4 MiB in flight per connection and direction.",
+            f"The relays' own CPU over the whole latency part of the run: {relay_cpu or 'not reported'}.",
+            "",
+        ]
+        lines += table(s, [(label + r, title) for label, title, kind in ROWS if kind in ("up", "down")])
+        lines += ["", f"One small object per invocation, {rtt_ms} ms round trip:", ""] + small_table(s, r)
+    lines += ["", "### Targets, as ratios from this run", ""]
     checks = [
         ("Upload CPU per GiB vs s5cmd", ratio(s, "s3seal-put", "s5cmd-up", "cpu_per_gib"), 0.5),
         ("Download CPU per GiB vs s5cmd", ratio(s, "s3seal-get", "s5cmd-down", "cpu_per_gib"), 1.0),
@@ -121,9 +165,20 @@ def render(s, machine: str, command: str, date: str) -> str:
         ("Download wall vs aws s3 cp", ratio(s, "s3seal-get", "aws-down", "wall"), 0.7),
         ("2 GiB stream RSS vs 256 MiB stream", ratio(s, "s3seal-stream-2g", "s3seal-stream-256m", "rss_max"), 1.2),
     ]
+    if rtt_ms:
+        r = f"@rtt{rtt_ms}"
+        checks += [
+            (f"Upload wall vs s5cmd, {rtt_ms} ms RTT", ratio(s, "s3seal-put" + r, "s5cmd-up" + r, "wall"), 1.0),
+            (f"Upload wall vs aws s3 cp, {rtt_ms} ms RTT", ratio(s, "s3seal-put" + r, "aws-up" + r, "wall"), 0.7),
+            (f"Download wall vs s5cmd, {rtt_ms} ms RTT", ratio(s, "s3seal-get" + r, "s5cmd-down" + r, "wall"), 1.0),
+            (f"Download wall vs aws s3 cp, {rtt_ms} ms RTT", ratio(s, "s3seal-get" + r, "aws-down" + r, "wall"), 0.7),
+        ]
     for name, value, limit in checks:
         lines.append(f"- {name}: {verdict(value, limit)}")
-    for label in ("s3seal-put", "s3seal-get", "s3seal-get-stdout", "s3seal-stream-256m", "s3seal-stream-2g"):
+    rss_labels = ["s3seal-put", "s3seal-get", "s3seal-get-stdout", "s3seal-stream-256m", "s3seal-stream-2g"]
+    if rtt_ms:
+        rss_labels += [f"s3seal-put@rtt{rtt_ms}", f"s3seal-get@rtt{rtt_ms}"]
+    for label in rss_labels:
         if label in s:
             v = s[label]["rss_max"]
             lines.append(
@@ -141,9 +196,11 @@ def main() -> int:
     ap.add_argument("--machine", required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--date", required=True)
+    ap.add_argument("--rtt-ms", type=int, default=0)
+    ap.add_argument("--relay-cpu", default="")
     args = ap.parse_args()
     s = summarize(load(args.results))
-    section = render(s, args.machine, args.command, args.date)
+    section = render(s, args.machine, args.command, args.date, args.rtt_ms, args.relay_cpu)
     print(section)
     doc = args.doc.read_text() if args.doc.exists() else "# Performance\n"
     if BEGIN in doc and END in doc:

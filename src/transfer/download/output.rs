@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::TempFile;
-use super::sink::{Sink, raw_stdout, resolve_destination, write_at};
+use super::sink::{Sink, raw_stdout, resolve_destination, start_writeback, write_at};
 use crate::error::{Error, Result};
 
 pub(crate) enum Writer {
@@ -105,13 +105,18 @@ impl Writer {
     }
 }
 
-/// Writes verified `pieces` of `buf` where they belong in `file` (offsets relative to `base`).
+/// Writes verified `pieces` of `buf` where they belong in `file` (offsets relative to `base`),
+/// and starts their writeback to disk.
 pub(crate) async fn write_pieces(
     file: Arc<std::fs::File>, buf: Vec<u8>, pieces: Vec<(u64, Range<usize>)>, base: u64,
 ) -> Result<(Vec<u8>, Vec<(u64, Range<usize>)>)> {
     tokio::task::spawn_blocking(move || {
         for (at, piece) in &pieces {
             write_at(&file, &buf[piece.clone()], at - base)?;
+        }
+        if let (Some((first, _)), Some((last, piece))) = (pieces.first(), pieces.last()) {
+            let end = last + (piece.end - piece.start) as u64;
+            start_writeback(&file, first - base, end - first);
         }
         Ok((buf, pieces))
     })

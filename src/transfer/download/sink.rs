@@ -69,6 +69,27 @@ pub(crate) fn write_at(file: &std::fs::File, data: &[u8], offset: u64) -> std::i
     }
 }
 
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk now, without
+/// waiting. The fsync before the rename still makes the file durable; this only spreads the
+/// writeback over the download, so that the fsync finds little left to do (and a restore does
+/// not fill the page cache with dirty pages first). Errors are ignored for the same reason:
+/// the fsync reports them.
+///
+/// On Linux, `posix_fadvise(POSIX_FADV_DONTNEED)` starts asynchronous writeback of the
+/// range's dirty pages (`WB_SYNC_NONE`) and drops only pages that are already clean, so the
+/// bytes just written stay cached until written back. (`sync_file_range` would say it more
+/// directly, but needs `unsafe`, which this crate forbids.) Elsewhere: nothing.
+pub(crate) fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        if let Some(len) = std::num::NonZeroU64::new(len) {
+            let _ = rustix::fs::fadvise(file, offset, Some(len), rustix::fs::Advice::DontNeed);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 /// stdout without std's line buffering in the way (large writes go straight to the fd).
 #[cfg(unix)]
 pub(crate) fn raw_stdout() -> std::io::Result<Box<dyn std::io::Write + Send>> {
