@@ -11,6 +11,7 @@
 //! - [`s3ec`]: reading objects of the AWS S3 Encryption Client,
 //! - [`aws`]: building SDK clients the way AWS tools do (credential chain, endpoints, CA bundle),
 //! - [`presign`]: presigned URLs, and reading objects through them,
+//! - [`tree`]: directories and prefixes (`put/get --recursive`, `sync`) over the pipelines,
 //!
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
@@ -27,6 +28,7 @@ pub mod s3ec;
 pub mod store;
 pub mod terminal;
 pub mod transfer;
+pub mod tree;
 
 #[cfg(test)]
 mod testing;
