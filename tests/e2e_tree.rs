@@ -579,3 +579,116 @@ fn single_put_and_get_carry_the_files_mtime_and_mode() {
         assert_eq!(mode, 0o640);
     }
 }
+
+#[test]
+fn an_interrupted_sync_leaves_no_upload_behind_and_a_rerun_skips_what_was_done() {
+    use common::process::{sigint, std_command, wait_for};
+    use common::proxy::{Dir, Fault, Match, Proxy, Rule, S3Op};
+    use std::time::Duration;
+    let (_dir, src, _) = tree_dirs();
+    write(&src, "a.txt", b"first");
+    write(&src, "b.txt", b"second");
+    write(&src, "m-big.bin", &data(12 << 20, 60));
+    write(&src, "z.txt", b"last");
+    let prefix = unique_key("tree-interrupt");
+    let uri = prefix_uri(&prefix);
+    // Every UploadPart answer stalls: the big file's multipart upload stays in flight.
+    let stall = Fault::stall(Dir::Down, 0, Duration::from_secs(600));
+    let proxy = Proxy::http(
+        &env().moto,
+        &env().ca,
+        vec![Rule::new(Match::s3(S3Op::UploadPart), stall, u32::MAX)],
+    );
+    let child = std_command(&s3seal(Target::Moto))
+        .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+        .args([
+            "sync",
+            path_str(&src),
+            &uri,
+            "--kms-key-id",
+            kms(),
+            "--posture",
+            "off",
+        ])
+        .args(["--objects-in-flight", "1", "--part-size", "5MiB"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = Store::moto();
+    wait_for(
+        "the big file's multipart upload",
+        Duration::from_secs(60),
+        || store.open_uploads(&prefix) > 0,
+    );
+    sigint(child.id());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        store.open_uploads(&prefix),
+        0,
+        "the multipart upload was not aborted"
+    );
+    assert!(!store.exists(&format!("{prefix}/m-big.bin")));
+    assert!(
+        !store.exists(&format!("{prefix}/z.txt")),
+        "nothing new starts after Ctrl-C"
+    );
+
+    // Re-running continues: what was stored is skipped, the rest is uploaded.
+    let again = run(&["sync", path_str(&src), &uri, "--kms-key-id", kms()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.with_action("skipped"),
+        [src.join("a.txt"), src.join("b.txt")].map(|p| p.display().to_string())
+    );
+    assert_eq!(again.count("uploaded"), 2);
+}
+
+#[test]
+fn an_interrupted_download_leaves_no_partial_file() {
+    use common::process::{sigint, std_command, wait_for};
+    use std::time::Duration;
+    let (_dir, src, dst) = tree_dirs();
+    write(&src, "a.txt", b"small");
+    write(&src, "b-big.bin", &data(9 << 20, 61));
+    let uri = prefix_uri(&unique_key("tree-interrupt-get"));
+    assert_eq!(
+        run(&["put", "-r", path_str(&src), &uri, "--kms-key-id", kms()]).code,
+        0
+    );
+    let proxy = common::route::later_gets_hang();
+    let child = std_command(&s3seal(Target::Moto))
+        .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+        .args([
+            "get",
+            "-r",
+            &uri,
+            path_str(&dst),
+            "--objects-in-flight",
+            "1",
+        ])
+        .args(["--part-size", "4MiB"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the small file", Duration::from_secs(60), || {
+        dst.join("a.txt").exists()
+    });
+    wait_for("a stalled ranged GET", Duration::from_secs(60), || {
+        proxy.fired() > 0
+    });
+    sigint(child.id());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(&dst)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["a.txt"], "no partial or temporary file is left");
+}

@@ -301,6 +301,9 @@ impl<K: Keyring> Jobs<'_, K> {
                 .map_err(|e| Error::io(parent.display().to_string(), e))?;
         }
         let mut request = self.request.download.clone();
+        // A small object's first read asks for no more than it holds: the read buffer is
+        // reserved at the size asked for, and many small objects are in flight at once.
+        request.unit_bytes = request.unit_bytes.min(object.stored_size.max(1));
         let unit = request.unit_bytes.max(1);
         let per_object =
             (self.request.budget_bytes / (3 * unit)).clamp(1, self.request.concurrency as u64);
