@@ -199,6 +199,12 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs, cancel: Cancel) -> Result<
         delete: args.delete,
         checksum: args.checksum,
     };
+    let spec = RunSpec {
+        command: "sync",
+        mode,
+        tree: &args.tree,
+        output: args.output,
+    };
     let remote = |s: &str| s.starts_with("s3://");
     match (remote(&args.src), remote(&args.dst)) {
         (false, true) => {
@@ -215,20 +221,7 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs, cancel: Cancel) -> Result<
                 settings: &args.settings,
             };
             let root = PathBuf::from(&args.src);
-            run_up(
-                global,
-                root,
-                dest,
-                up,
-                RunSpec {
-                    command: "sync",
-                    mode,
-                    tree: &args.tree,
-                    output: args.output,
-                },
-                cancel,
-            )
-            .await
+            run_up(global, root, dest, up, spec, cancel).await
         }
         (true, false) => {
             let src = ObjectLocation::parse_prefix(&args.src)?;
@@ -238,20 +231,7 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs, cancel: Cancel) -> Result<
                 pins: &args.pins,
             };
             let root = PathBuf::from(&args.dst);
-            run_down(
-                global,
-                src,
-                root,
-                down,
-                RunSpec {
-                    command: "sync",
-                    mode,
-                    tree: &args.tree,
-                    output: args.output,
-                },
-                cancel,
-            )
-            .await
+            run_down(global, src, root, down, spec, cancel).await
         }
         (true, true) => Err(Error::usage_hint(
             "sync between two S3 locations is not supported",

@@ -229,9 +229,6 @@ pub fn decide(source: &Stamp, dest: &Stamp, checksum: bool) -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::location::ObjectLocation;
-    use crate::store::memory::MemoryStore;
-    use crate::store::{ObjectStore, WriteOptions};
 
     fn file(rel: &str) -> LocalItem {
         LocalItem::File(LocalFile {
@@ -241,25 +238,6 @@ mod tests {
             modified: None,
             mode: 0,
         })
-    }
-
-    async fn store_with(keys: &[&str]) -> MemoryStore {
-        let store = MemoryStore::default();
-        for key in keys {
-            let loc = ObjectLocation {
-                bucket: "b".into(),
-                key: format!("p/{key}"),
-            };
-            store
-                .put_object(
-                    &loc,
-                    bytes::Bytes::from_static(b"x"),
-                    &WriteOptions::default(),
-                )
-                .await
-                .unwrap();
-        }
-        store
     }
 
     fn describe(work: &Work) -> String {
@@ -277,7 +255,8 @@ mod tests {
     async fn merged(
         way: Way, local: &[&str], remote: &[&str], filters: Filters, delete: bool,
     ) -> Result<Vec<String>> {
-        let store = store_with(remote).await;
+        let keys: Vec<String> = remote.iter().map(|k| format!("p/{k}")).collect();
+        let store = super::super::listing::tests::store_with(&keys).await;
         let (tx, rx) = mpsc::channel(16);
         for rel in local {
             tx.send(file(rel)).await.unwrap();

@@ -66,6 +66,23 @@ fn report(source: String, destination: String, action: Action, dry_run: bool) ->
     }
 }
 
+/// Records sync's decision in the report; true when the destination is current (skipped).
+fn current(r: &mut ObjectReport, change: Change, etag: Option<String>) -> bool {
+    match change {
+        Change::Unchanged => {
+            r.action = Action::Skipped;
+            r.dry_run = false;
+            r.reason = Some("unchanged".into());
+            r.etag = etag;
+            true
+        }
+        Change::Changed(why) => {
+            r.reason = Some(why.into());
+            false
+        }
+    }
+}
+
 fn failed(mut r: ObjectReport, error: Error) -> ObjectReport {
     r.action = Action::Failed;
     r.dry_run = false;
@@ -201,15 +218,8 @@ impl<K: Keyring> Jobs<'_, K> {
         if self.sync && existing.is_some() {
             let head = self.store.head(&location).await.map_err(|e| e.error)?;
             let stored = Stamp::from_metadata(&head.metadata);
-            match decide(&stamp, &stored, self.checksum) {
-                Change::Unchanged => {
-                    r.action = Action::Skipped;
-                    r.dry_run = false;
-                    r.reason = Some("unchanged".into());
-                    r.etag = head.etag;
-                    return Ok(());
-                }
-                Change::Changed(why) => r.reason = Some(why.into()),
+            if current(r, decide(&stamp, &stored, self.checksum), head.etag) {
+                return Ok(());
             }
         } else if self.sync {
             r.reason = Some("new".into());
@@ -274,15 +284,8 @@ impl<K: Keyring> Jobs<'_, K> {
             if self.checksum && stored.size == mine.size {
                 mine.fingerprint = self.fingerprint_of(&local.path).await?;
             }
-            match decide(&stored, &mine, self.checksum) {
-                Change::Unchanged => {
-                    r.action = Action::Skipped;
-                    r.dry_run = false;
-                    r.reason = Some("unchanged".into());
-                    r.etag = head.etag;
-                    return Ok(());
-                }
-                Change::Changed(why) => r.reason = Some(why.into()),
+            if current(r, decide(&stored, &mine, self.checksum), head.etag) {
+                return Ok(());
             }
         } else if self.sync {
             r.reason = Some("new".into());

@@ -71,29 +71,33 @@ impl<'a> Listing<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::location::ObjectLocation;
     use crate::store::WriteOptions;
     use crate::store::memory::MemoryStore;
 
-    #[tokio::test]
-    async fn lists_below_the_prefix_without_folder_markers() {
+    /// A memory store whose bucket `b` holds a one-byte object at each of `keys`.
+    pub(in crate::tree) async fn store_with(keys: &[String]) -> MemoryStore {
         let store = MemoryStore::default();
-        for key in ["p/a", "p/b/", "p/b/c", "q/x", "p"] {
+        for key in keys {
             let loc = ObjectLocation {
                 bucket: "b".into(),
-                key: key.into(),
+                key: key.clone(),
             };
+            let body = bytes::Bytes::from_static(b"x");
             store
-                .put_object(
-                    &loc,
-                    bytes::Bytes::from_static(b"x"),
-                    &WriteOptions::default(),
-                )
+                .put_object(&loc, body, &WriteOptions::default())
                 .await
                 .unwrap();
         }
+        store
+    }
+
+    #[tokio::test]
+    async fn lists_below_the_prefix_without_folder_markers() {
+        let keys = ["p/a", "p/b/", "p/b/c", "q/x", "p"].map(String::from);
+        let store = store_with(&keys).await;
         let mut listing = Listing::new(&store, "b", "p/");
         let mut rels = Vec::new();
         while let Some(e) = listing.next().await.unwrap() {

@@ -80,3 +80,6 @@ mod tests {
         assert!(local_name_problem("").is_some());
     }
 }
+
+#[cfg(test)]
+mod tests_run;
