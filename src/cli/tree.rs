@@ -278,15 +278,20 @@ pub async fn execute<K: Keyring>(
     output: json::OutputArgs, cancel: Cancel,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    let progress = progress::reporter(output.quiet || output.json, "transferring");
+    let shown = progress::run_reporter(output.quiet || output.json, command);
+    let (mut done, mut failed) = (0u64, 0u64);
     let print = |r: &ObjectReport| {
+        done += 1;
+        failed += u64::from(r.error.is_some());
+        shown.objects(done, failed);
         if output.json {
             println!("{}", object_line(command, r));
         } else if r.error.is_some() || !(output.quiet || is_unchanged(r)) {
-            eprintln!("{}", human_line(r));
+            shown.eprintln(&human_line(r));
         }
     };
-    let summary = run_tree(store, keyring, request, progress, cancel, print).await?;
+    let bytes = Arc::clone(&shown.bytes);
+    let summary = run_tree(store, keyring, request, bytes, cancel, print).await?;
     let code = exit_code(&summary);
     if output.json {
         let failures: Vec<_> = summary
