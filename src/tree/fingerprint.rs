@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::format::EncryptionContext;
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
+use crate::pins::KeyPins;
 use crate::store::{ObjectStore, WriteOptions};
 
 /// Where a bucket's wrapped fingerprint key lives (left out of tree listings of the bucket root).
@@ -64,9 +65,11 @@ impl FingerprintKey {
     /// has none and `create_with` names a KMS key, created and stored (one KMS call).
     /// `Ok(None)`: the bucket has no key and none may be created (a download: then no object
     /// carries a fingerprint either).
+    /// With `pins` (a download's `--expected-kms-key-id`), a key wrapped under any other KMS
+    /// key is refused before any KMS call, as an object would be.
     pub async fn load(
         store: &dyn ObjectStore, keyring: &impl Keyring, bucket: &str, create_with: Option<&str>,
-        sse_kms_key_id: Option<&str>,
+        sse_kms_key_id: Option<&str>, pins: &KeyPins,
     ) -> Result<Option<FingerprintKey>> {
         let location = ObjectLocation {
             bucket: bucket.to_string(),
@@ -89,7 +92,9 @@ impl FingerprintKey {
                 let wrapped = base64::engine::general_purpose::STANDARD
                     .decode(&stored.wrapped)
                     .map_err(|e| Error::integrity(format!("{location}: {e}"), None))?;
+                pins.check(&stored.kms_key_arn)?;
                 let unwrapped = keyring.decrypt(&stored.kms_key_arn, &wrapped, &ctx).await?;
+                pins.check_reported(unwrapped.key_arn.as_deref())?;
                 Ok(Some(FingerprintKey(Zeroizing::new(
                     unwrapped.key.expose().to_vec(),
                 ))))
@@ -149,6 +154,42 @@ impl FingerprintKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::testing::TestKeyring;
+
+    const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/test";
+
+    #[tokio::test]
+    async fn the_key_is_created_once_then_unwrapped_with_one_kms_call_per_run() {
+        let store = MemoryStore::default();
+        let keyring = TestKeyring::new(ARN);
+        let none = KeyPins::default();
+        let absent = FingerprintKey::load(&store, &keyring, "b", None, None, &none).await;
+        assert!(absent.unwrap().is_none(), "a download never creates a key");
+        let made = FingerprintKey::load(&store, &keyring, "b", Some(ARN), None, &none)
+            .await
+            .unwrap()
+            .unwrap();
+        let again = FingerprintKey::load(&store, &keyring, "b", Some(ARN), None, &none)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(*made.0, *again.0);
+        assert_eq!(keyring.decrypts(), 1);
+        // The stored object holds only the wrapped key.
+        let stored = store
+            .object(&ObjectLocation {
+                bucket: "b".into(),
+                key: KEY_OBJECT.into(),
+            })
+            .unwrap();
+        assert!(!stored.windows(32).any(|w| w == made.0.as_slice()));
+        // A reader pinned to another KMS key refuses it before any KMS call.
+        let other = KeyPins::from_arns(vec!["arn:aws:kms:us-east-1:123456789012:key/other".into()]);
+        let refused = FingerprintKey::load(&store, &keyring, "b", None, None, &other).await;
+        assert!(refused.is_err());
+        assert_eq!(keyring.decrypts(), 1);
+    }
 
     #[test]
     fn fingerprints_depend_on_key_and_content() {

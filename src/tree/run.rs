@@ -229,7 +229,8 @@ pub async fn run_tree<K: Keyring>(
             .upload
             .as_ref()
             .and_then(|u| u.sse_kms_key_id.as_deref());
-        FingerprintKey::load(&*store, keyring, bucket, create_with, sse).await?
+        let pins = &request.download.pins;
+        FingerprintKey::load(&*store, keyring, bucket, create_with, sse, pins).await?
     } else {
         None
     };
