@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::compare::{Change, Work, decide};
-use super::fingerprint::FingerprintKey;
+use super::fingerprint::{FingerprintKey, KEY_OBJECT};
 use super::listing::RemoteEntry;
 use super::run::{Action, Budget, ObjectReport, TreeRequest};
 use super::stamp::Stamp;
@@ -204,6 +204,11 @@ impl<K: Keyring> Jobs<'_, K> {
         &self, file: &LocalFile, existing: Option<&RemoteEntry>, r: &mut ObjectReport,
     ) -> Result<()> {
         let location = self.location(&file.rel);
+        if location.key == KEY_OBJECT {
+            return Err(Error::usage(format!(
+                "{KEY_OBJECT} at the bucket root holds sync's fingerprint key; s3seal does not overwrite it"
+            )));
+        }
         if location.key.len() > MAX_KEY_BYTES {
             return Err(Error::usage(format!(
                 "the key would be {} bytes; S3 keys hold at most {MAX_KEY_BYTES}",

@@ -206,3 +206,20 @@ async fn a_dry_run_sends_no_write() {
         assert_eq!(store.calls(call), 0, "{call:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fingerprint_key_object_is_never_overwritten_by_a_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".s3seal")).unwrap();
+    std::fs::write(dir.path().join(".s3seal/fingerprint-key"), b"not a key").unwrap();
+    std::fs::write(dir.path().join("ok"), b"fine").unwrap();
+    let keyring = TestKeyring::new(ARN);
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let at_root = Direction::Up {
+        root: dir.path().to_path_buf(),
+        bucket: "b".into(),
+        prefix: String::new(),
+    };
+    let (summary, _) = go(store, &keyring, &request(at_root, TreeMode::Copy)).await;
+    assert_eq!((summary.uploaded, summary.failed), (1, 1));
+}
