@@ -81,6 +81,20 @@ fn kms() -> &'static str {
     &env().kms_arn
 }
 
+/// `put --recursive SRC URI --kms-key-id KEY EXTRA...` with --json.
+fn put_tree(src: &Path, uri: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "put",
+        "--recursive",
+        path_str(src),
+        uri,
+        "--kms-key-id",
+        kms(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn write(root: &Path, rel: &str, bytes: &[u8]) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -145,14 +159,7 @@ fn a_tree_round_trips_identical_with_mtimes_and_every_file_reported() {
     let prefix = unique_key("tree-round-trip");
     let uri = prefix_uri(&prefix);
 
-    let up = run(&[
-        "put",
-        "--recursive",
-        path_str(&src),
-        &uri,
-        "--kms-key-id",
-        kms(),
-    ]);
+    let up = put_tree(&src, &uri, &[]);
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert_eq!(up.count("uploaded"), rels.len() as u64, "{}", up.summary);
     let sources: Vec<String> = rels
@@ -352,15 +359,7 @@ fn dry_run_changes_nothing() {
     write(&src, "c.txt", b"world");
     let prefix = unique_key("tree-dry-run");
     let uri = prefix_uri(&prefix);
-    let dry = run(&[
-        "put",
-        "-r",
-        path_str(&src),
-        &uri,
-        "--kms-key-id",
-        kms(),
-        "--dry-run",
-    ]);
+    let dry = put_tree(&src, &uri, &["--dry-run"]);
     assert_eq!((dry.code, dry.count("uploaded")), (0, 2));
     assert_eq!(dry.summary["dry_run"], true);
     let store = Store::moto();
@@ -376,10 +375,7 @@ fn dry_run_changes_nothing() {
     assert_eq!(dry_sync.count("uploaded"), 2);
     assert!(!store.exists(&format!("{prefix}/a/b.txt")));
 
-    assert_eq!(
-        run(&["put", "-r", path_str(&src), &uri, "--kms-key-id", kms()]).code,
-        0
-    );
+    assert_eq!(put_tree(&src, &uri, &[]).code, 0);
     let dry_get = run(&["get", "-r", &uri, path_str(&dst), "--dry-run"]);
     assert_eq!(dry_get.count("downloaded"), 2);
     assert!(!dst.exists(), "a dry run creates no directory or file");
@@ -403,7 +399,7 @@ fn a_failed_file_exits_7_while_every_other_file_arrives() {
     std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
     let root = std::fs::File::open(&unreadable).is_ok();
     let uri = prefix_uri(&unique_key("tree-partial"));
-    let up = run(&["put", "-r", path_str(&src), &uri, "--kms-key-id", kms()]);
+    let up = put_tree(&src, &uri, &[]);
     assert_eq!(up.code, 7, "{}", up.stderr);
     let failed = if root { 1 } else { 2 };
     assert_eq!(up.count("failed"), failed, "{}", up.summary);
@@ -425,15 +421,7 @@ fn a_failed_file_exits_7_while_every_other_file_arrives() {
         );
     }
     // --fail-fast stops at the first failure (still exit 7).
-    let fast = run(&[
-        "put",
-        "-r",
-        path_str(&src),
-        &uri,
-        "--kms-key-id",
-        kms(),
-        "--fail-fast",
-    ]);
+    let fast = put_tree(&src, &uri, &["--fail-fast"]);
     assert_eq!(fast.code, 7);
 }
 
@@ -444,10 +432,7 @@ fn keys_that_would_leave_the_directory_are_refused_per_object() {
     let (_dir, src, dst) = tree_dirs();
     write(&src, "fine.txt", b"fine");
     let uri = prefix_uri(&prefix);
-    assert_eq!(
-        run(&["put", "-r", path_str(&src), &uri, "--kms-key-id", kms()]).code,
-        0
-    );
+    assert_eq!(put_tree(&src, &uri, &[]).code, 0);
     // Planted raw objects whose keys hold `..` and an empty segment.
     store.put_raw(&format!("{prefix}/../escaped.txt"), b"x".to_vec());
     store.put_raw(&format!("{prefix}/a//b.txt"), b"x".to_vec());
@@ -481,24 +466,22 @@ fn object_lock_retention_and_settings_are_set_on_the_stored_objects() {
     write(&src, "one.txt", b"one");
     write(&src, "d/two.txt", b"two");
     let uri = format!("s3://{bucket}/daily/");
-    let up = run(&[
-        "put",
-        "-r",
-        path_str(&src),
+    let up = put_tree(
+        &src,
         &uri,
-        "--kms-key-id",
-        kms(),
-        "--posture",
-        "off",
-        "--object-lock-mode",
-        "GOVERNANCE",
-        "--object-lock-retain-until",
-        "2031-01-02",
-        "--tag",
-        "backup=daily",
-        "--storage-class",
-        "STANDARD_IA",
-    ]);
+        &[
+            "--posture",
+            "off",
+            "--object-lock-mode",
+            "GOVERNANCE",
+            "--object-lock-retain-until",
+            "2031-01-02",
+            "--tag",
+            "backup=daily",
+            "--storage-class",
+            "STANDARD_IA",
+        ],
+    );
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert_eq!(up.count("uploaded"), 2);
     for key in ["daily/one.txt", "daily/d/two.txt"] {
@@ -658,10 +641,7 @@ fn an_interrupted_download_leaves_no_partial_file() {
     write(&src, "a.txt", b"small");
     write(&src, "b-big.bin", &data(9 << 20, 61));
     let uri = prefix_uri(&unique_key("tree-interrupt-get"));
-    assert_eq!(
-        run(&["put", "-r", path_str(&src), &uri, "--kms-key-id", kms()]).code,
-        0
-    );
+    assert_eq!(put_tree(&src, &uri, &[]).code, 0);
     let proxy = common::route::later_gets_hang();
     let child = std_command(&s3seal(Target::Moto))
         .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
