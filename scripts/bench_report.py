@@ -5,8 +5,10 @@ Input: a TSV of `label<TAB>wall_s<TAB>user_s<TAB>sys_s<TAB>max_rss_kib<TAB>bytes
 per run (GNU time's %e %U %S %M). Output: the section between the `<!-- bench:begin -->` and
 `<!-- bench:end -->` markers of the given markdown file is replaced (the markers are appended
 when missing); the rest of the file, e.g. the "Seal and open" section, is left as it is.
-Medians per label; CPU is user + sys per GiB; the targets are checked as ratios
-measured in the same run.
+Medians per label; CPU is user + sys per GiB; the targets of issue 3 are checked as ratios
+measured in the same run. The tree benchmarks of issue 12 (labels `*-tree-small`,
+`*-tree-large`, `s3seal-noop-sync-small`, `s3seal-sync-listing-100k`) get their own table, with
+the KMS calls counted by scripts/bench.sh (`--kms`: `label<TAB>calls<TAB>wall_s` lines).
 """
 
 from __future__ import annotations
@@ -43,6 +45,75 @@ SMALL_ROWS = [
     ("s3seal-get-64k", "s3seal get, 64 KiB object"),
     ("s5cmd-down-64k", "s5cmd cp down, 64 KiB object"),
 ]
+
+TREE_ROWS = [
+    ("s3seal-put-tree-{t}", "s3seal put --recursive"),
+    ("aws-up-tree-{t}", "aws s3 cp --recursive (upload)"),
+    ("s5cmd-up-tree-{t}", "s5cmd cp 'dir/*' (upload)"),
+    ("s3seal-get-tree-{t}", "s3seal get --recursive"),
+    ("aws-down-tree-{t}", "aws s3 cp --recursive (download)"),
+    ("s5cmd-down-tree-{t}", "s5cmd cp 'prefix/*' (download)"),
+]
+TREES = [("small", "2,000 files x 256 KiB"), ("large", "20 files x 50 MiB")]
+
+
+def load_kms(path: Path | None) -> dict[str, list[tuple[int, float]]]:
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    if path is None or not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        if line.strip():
+            label, calls, wall = line.split("\t")
+            out[label].append((int(calls), float(wall)))
+    return out
+
+
+def render_trees(s, kms) -> list[str]:
+    if not any(k.endswith("-tree-small") or k.endswith("-tree-large") for k in s):
+        return []
+    lines = [
+        "",
+        "### Trees (issue 12)",
+        "",
+        "| tree | operation | runs | wall s | MiB/s | user s | sys s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t, tree in TREES:
+        for pattern, title in TREE_ROWS:
+            label = pattern.format(t=t)
+            if label in s:
+                r = s[label]
+                lines.append(
+                    f"| {tree} | {title} | {r['n']} | {r['wall']:.2f} | {r['mib_s']:.0f} | "
+                    f"{r['user']:.2f} | {r['sys']:.2f} | {r['rss']:.0f} (max {r['rss_max']:.0f}) |"
+                )
+    lines += ["", "Targets (issue 12), from this run:", ""]
+    for direction, a, b in (("up", "s3seal-put-tree-large", "s5cmd-up-tree-large"),
+                            ("down", "s3seal-get-tree-large", "s5cmd-down-tree-large")):
+        lines.append(f"- 50 MiB tree, client CPU vs s5cmd ({direction}): {verdict(ratio(s, a, b, 'cpu'), 0.7)}")
+        lines.append(f"- 50 MiB tree, wall vs s5cmd ({direction}): {verdict(ratio(s, a, b, 'wall'), 1.0)}")
+    for label, what in (("s3seal-put-tree-small", "upload of the 2,000-file tree"),
+                        ("s3seal-noop-sync-small", "no-op sync of the 2,000-file tree")):
+        if label in kms:
+            calls = med([c for c, _ in kms[label]])
+            wall = med([w for _, w in kms[label]])
+            rate = f", {calls / wall:.0f} KMS calls/s" if wall > 0 else ""
+            lines.append(f"- KMS calls of the {what}: {calls:.0f} in {wall:.2f} s{rate}")
+    if "s3seal-noop-sync-small" in kms:
+        calls = max(c for c, _ in kms["s3seal-noop-sync-small"])
+        lines.append("- No-op sync makes no KMS call (target 0): " + ("met" if calls == 0 else "**missed**"))
+    if "s3seal-noop-sync-small" in s:
+        w = s["s3seal-noop-sync-small"]["wall"]
+        lines.append(f"- No-op sync wall: {w:.2f} s (target < 2 s): " + ("met" if w < 2 else "**missed**"))
+    for label in ("s3seal-put-tree-small", "s3seal-put-tree-large", "s3seal-get-tree-small",
+                  "s3seal-get-tree-large", "s3seal-sync-listing-100k"):
+        if label in s:
+            v = s[label]["rss_max"]
+            lines.append(
+                f"- Peak RSS of `{label}`: {v:.0f} MiB (target <= 128 MiB): "
+                + ("met" if v <= 128 else "**missed**")
+            )
+    return lines
 
 
 def load(path: Path) -> dict[str, list[tuple[float, float, float, float, int]]]:
@@ -122,7 +193,7 @@ def small_table(s, suffix: str) -> list[str]:
     return lines
 
 
-def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu: str = "") -> str:
+def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu: str = "", kms=None) -> str:
     lines = [
         BEGIN,
         "## Transfer benchmark (scripts/bench.sh)",
@@ -185,6 +256,7 @@ def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu:
                 f"- Peak RSS of `{label}` (max over runs): {v:.0f} MiB (target <= 128 MiB): "
                 + ("met" if v <= 128 else "**missed**")
             )
+    lines += render_trees(s, kms or {})
     lines += ["", END]
     return "\n".join(lines)
 
@@ -198,9 +270,10 @@ def main() -> int:
     ap.add_argument("--date", required=True)
     ap.add_argument("--rtt-ms", type=int, default=0)
     ap.add_argument("--relay-cpu", default="")
+    ap.add_argument("--kms", type=Path, default=None)
     args = ap.parse_args()
     s = summarize(load(args.results))
-    section = render(s, args.machine, args.command, args.date, args.rtt_ms, args.relay_cpu)
+    section = render(s, args.machine, args.command, args.date, args.rtt_ms, args.relay_cpu, load_kms(args.kms))
     print(section)
     doc = args.doc.read_text() if args.doc.exists() else "# Performance\n"
     if BEGIN in doc and END in doc:

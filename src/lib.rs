@@ -12,6 +12,7 @@
 //! - [`aws`]: building SDK clients the way AWS tools do (credential chain, endpoints, CA bundle),
 //! - [`presign`]: presigned URLs, and reading objects through them,
 //! - [`batch_task`]: S3 Batch Operations tasks (the Lambda function's handler, `batch-task`),
+//! - [`tree`]: directories and prefixes (`put/get --recursive`, `sync`) over the pipelines,
 //!
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
@@ -29,6 +30,7 @@ pub mod s3ec;
 pub mod store;
 pub mod terminal;
 pub mod transfer;
+pub mod tree;
 
 #[cfg(test)]
 mod testing;

@@ -37,6 +37,28 @@ impl ObjectLocation {
         })
     }
 
+    /// Parses `s3://bucket/prefix` for a tree (`put/get --recursive`, `sync`): the key is a
+    /// prefix and may be empty (`s3://bucket` or `s3://bucket/`: the whole bucket).
+    pub fn parse_prefix(uri: &str) -> Result<Self> {
+        let rest = uri.strip_prefix("s3://").ok_or_else(|| {
+            Error::usage_hint(
+                format!("{uri:?} is not an S3 URI"),
+                "write prefixes as s3://BUCKET/PREFIX/",
+            )
+        })?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::usage_hint(
+                format!("{uri:?} names no bucket"),
+                "write prefixes as s3://BUCKET/PREFIX/",
+            ));
+        }
+        Ok(ObjectLocation {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
+    }
+
     /// Parses `s3://bucket` (a trailing `/` is allowed).
     pub fn parse_bucket(uri: &str) -> Result<String> {
         let rest = uri

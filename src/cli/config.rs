@@ -39,7 +39,7 @@ const SETTINGS: [Setting; 7] = [
         long: "kms-key-id",
         env: "S3SEAL_KMS_KEY_ID",
         // rewrap's and presign's --kms-key-id name a specific target key: never defaulted.
-        only: Some(&["put", "migrate", "show"]),
+        only: Some(&["put", "sync", "migrate", "show"]),
         builtin: "(none: put and migrate need --kms-key-id)",
     },
     Setting {

@@ -10,8 +10,8 @@ pub const INTEGRITY: u8 = 3;
 pub const POSTURE_BLOCK: u8 = 4;
 pub const POSTURE_WARN: u8 = 5;
 pub const POSTURE_UNKNOWN: u8 = 6;
-/// A run over many objects: some failed, the others succeeded (an integrity failure of any
-/// object makes it 3 instead).
+/// A run over many objects (`put/get --recursive`, `sync`, `--manifest`, `batch-task`): some
+/// objects failed, the rest succeeded (an integrity failure of any object makes it 3 instead).
 pub const PARTIAL: u8 = 7;
 pub const INTERRUPTED: u8 = 130;
 
@@ -27,8 +27,9 @@ Exit codes:
        `--posture strict`, also warn or unknown)
   5    `s3seal posture` only: verdict warn
   6    `s3seal posture` only: verdict unknown (a check could not read what it needs)
-  7    some objects failed, the others succeeded (runs over many objects, e.g.
-       `batch-task`; an integrity failure of any object makes it 3)
+  7    runs over many objects (--recursive, sync, --manifest, batch-task): some
+       objects failed, the others succeeded (each failure is reported; an
+       integrity failure of any object makes it 3)
   130  interrupted by SIGINT (Ctrl-C): multipart uploads are aborted and temporary
        files removed; a second signal exits at once
   143  interrupted by SIGTERM (as 130)

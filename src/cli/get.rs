@@ -1,7 +1,8 @@
-//! `s3seal get s3://BUCKET/KEY DST`: download, verify and decrypt an object to a file or stdout.
+//! `s3seal get s3://BUCKET/KEY DST`: download, verify and decrypt an object to a file or stdout;
+//! with `--recursive`, a prefix into a directory (the tree runner, `sync.rs`).
 
 use std::path::PathBuf;
-
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
@@ -17,6 +18,7 @@ use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
 use super::pins::PinArgs;
+use super::tree::TreeArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 /// Shown at the end of `get --help`: the one way stdout output can be partial.
@@ -38,6 +40,9 @@ pub struct GetArgs {
     src: String,
     /// Destination file (written only when every byte verified), a directory, or - for stdout
     dst: String,
+    /// Download every object under s3://BUCKET/PREFIX/ into the directory DST (docs/SYNC.md)
+    #[arg(short, long)]
+    recursive: bool,
     /// Encryption-context pair the object must carry (repeatable)
     #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
     context: Vec<(String, String)>,
@@ -68,6 +73,8 @@ pub struct GetArgs {
     #[command(flatten)]
     pins: PinArgs,
     #[command(flatten)]
+    tree: TreeArgs,
+    #[command(flatten)]
     pub(super) output: json::OutputArgs,
 }
 
@@ -94,7 +101,60 @@ fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
     Ok((start, end))
 }
 
-pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
+pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<ExitCode> {
+    if args.recursive {
+        return run_recursive(global, args, cancel).await;
+    }
+    if let Some(flag) = args.tree.given() {
+        return Err(Error::usage_hint(
+            format!("{flag} is for trees"),
+            "add --recursive to download a prefix",
+        ));
+    }
+    run_one(global, args, cancel)
+        .await
+        .map(|()| ExitCode::SUCCESS)
+}
+
+/// `get --recursive s3://BUCKET/PREFIX/ DIR`.
+async fn run_recursive(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<ExitCode> {
+    use super::sync::{DownOptions, RunSpec, run_down};
+    if args.dst == "-" || s3seal::presign::is_url(&args.src) || args.range.is_some() {
+        return Err(Error::usage_hint(
+            "--recursive downloads s3://BUCKET/PREFIX/ into a directory",
+            "stdout, presigned URLs and --range are for single objects",
+        ));
+    }
+    if args.allow_relocated || args.allow_s3ec || args.buffer_to_temp {
+        return Err(Error::usage(
+            "--allow-relocated, --allow-s3ec and --buffer-to-temp are for single objects",
+        ));
+    }
+    let src = ObjectLocation::parse_prefix(&args.src)?;
+    let down = DownOptions {
+        context: args.context,
+        concurrency: args.concurrency,
+        pins: &args.pins,
+    };
+    let root = PathBuf::from(&args.dst);
+    let mode = s3seal::tree::TreeMode::Copy;
+    run_down(
+        global,
+        src,
+        root,
+        down,
+        RunSpec {
+            command: "get",
+            mode,
+            tree: &args.tree,
+            output: args.output,
+        },
+        cancel,
+    )
+    .await
+}
+
+async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<()> {
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
@@ -162,6 +222,7 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
                 cancel,
             )
             .await?;
+            restore_stamp(&*store, &location, &opened).await;
             (location.to_string(), opened)
         }
         (None, None) => unreachable!("a source is a URL or an s3:// location"),
@@ -174,6 +235,25 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         eprintln!("{}", escape_for_terminal(&summary(&shown, &opened)));
     }
     Ok(())
+}
+
+/// Gives a downloaded file the mtime and mode its object's stamp records (`put` stores them),
+/// when the stamp's size matches what was verified. Best effort: a failure is only logged.
+async fn restore_stamp(store: &dyn ObjectStore, location: &ObjectLocation, opened: &Opened) {
+    use s3seal::tree::stamp::Stamp;
+    let Opened::S3seal(o) = opened else { return };
+    let Some(path) = &o.destination else { return };
+    let result = async {
+        let head = store.head(location).await.map_err(|e| e.error)?;
+        let stamp = Stamp::from_metadata(&head.metadata);
+        if stamp.size == Some(o.plaintext_len) && o.bytes_written == o.plaintext_len {
+            stamp.apply(path)?;
+        }
+        Ok::<(), Error>(())
+    };
+    if let Err(e) = result.await {
+        tracing::warn!(error = %e, "could not restore the file's modification time and mode");
+    }
 }
 
 /// The line printed after a download to a file.

@@ -17,6 +17,8 @@ mod progress;
 mod put;
 mod rewrap;
 mod signals;
+mod sync;
+mod tree;
 mod verify;
 
 use std::path::PathBuf;
@@ -82,6 +84,9 @@ enum Command {
     Put(put::PutArgs),
     /// Download, verify and decrypt an object: s3seal get s3://BUCKET/KEY DST
     Get(get::GetArgs),
+    /// Upload what changed in a directory, or download what changed under a prefix:
+    /// s3seal sync DIR s3://BUCKET/PREFIX/ (or back)
+    Sync(sync::SyncArgs),
     /// Check a bucket's security posture (exit 0 ok, 4 block, 5 warn, 6 unknown)
     Posture(posture::PostureArgs),
     /// Print a presigned https URL for an object (GET, or PUT with --put): s3seal presign s3://BUCKET/KEY
@@ -112,6 +117,7 @@ impl Command {
         match self {
             Command::Put(a) if a.output.json => Some("put"),
             Command::Get(a) if a.output.json => Some("get"),
+            Command::Sync(a) if a.output.json => Some("sync"),
             Command::Verify(a) if a.output.json => Some("verify"),
             Command::Rewrap(a) if a.output.json => Some("rewrap"),
             Command::Migrate(a) if a.output.json => Some("migrate"),
@@ -200,8 +206,9 @@ pub fn main() -> ExitCode {
         let global = &cli.global;
         let done = |result: s3seal::Result<()>| result.map(|()| ExitCode::SUCCESS);
         match cli.command {
-            Command::Put(args) => done(put::run(global, args, cancel).await),
-            Command::Get(args) => done(get::run(global, args, cancel).await),
+            Command::Put(args) => put::run(global, args, cancel).await,
+            Command::Get(args) => get::run(global, args, cancel).await,
+            Command::Sync(args) => sync::run(global, args, cancel).await,
             Command::Posture(args) => posture::run(global, args).await,
             Command::Presign(args) => done(presign::run(global, args).await),
             Command::Inspect(args) => done(inspect::run(global, args).await),

@@ -1,7 +1,7 @@
 //! Transfer progress on stderr, chosen by the global `--progress auto|bar|plain|off`: a bar
 //! (indicatif) for people at a terminal, one plain line every few seconds for logs (cron, CI),
 //! or nothing. `--quiet` on a command silences it whatever the mode. The library only sees the
-//! `Progress` trait.
+//! `Progress` trait. Runs over many objects ([`run_reporter`]) also name the objects done.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,25 +56,92 @@ fn plain_interval() -> Duration {
 
 /// A progress reporter for a transfer labelled `what`.
 pub fn reporter(quiet: bool, what: &str) -> Arc<dyn Progress> {
-    let mode = MODE.get().copied().unwrap_or_default();
-    let terminal = std::io::stderr().is_terminal();
-    match (quiet, mode) {
-        (true, _) | (false, ProgressMode::Off) => Arc::new(NoProgress),
-        (false, ProgressMode::Auto) if !terminal => Arc::new(NoProgress),
-        (false, ProgressMode::Auto) => bar(ProgressDrawTarget::stderr(), what),
-        (false, ProgressMode::Bar) if terminal => bar(ProgressDrawTarget::stderr(), what),
-        // indicatif hides itself off a terminal; draw through our own stderr writer instead.
-        (false, ProgressMode::Bar) => bar(ProgressDrawTarget::term_like(Box::new(RawStderr)), what),
-        (false, ProgressMode::Plain) => Arc::new(Plain::new(what, plain_interval())),
+    run_reporter(quiet, what).bytes
+}
+
+/// The progress of a run over many objects: bytes (and rate) through `bytes`, and a label
+/// that [`RunProgress::objects`] keeps up to date. Trees are streamed, so there is no total
+/// and no ETA.
+pub struct RunProgress {
+    pub bytes: Arc<dyn Progress>,
+    label: Option<Box<dyn Fn(String) + Send + Sync>>,
+    /// A bar to hide while a line is printed above it.
+    bar: Option<ProgressBar>,
+    what: String,
+}
+
+impl RunProgress {
+    /// Prints `line` on stderr without tearing the bar.
+    pub fn eprintln(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// `done` objects finished, `failed` of them failed.
+    pub fn objects(&self, done: u64, failed: u64) {
+        if let Some(label) = &self.label {
+            let failed = if failed > 0 {
+                format!(", {failed} failed")
+            } else {
+                String::new()
+            };
+            label(format!("{} ({done} objects done{failed})", self.what));
+        }
     }
 }
 
-fn bar(target: ProgressDrawTarget, what: &str) -> Arc<dyn Progress> {
+/// A [`RunProgress`] for the mode in force.
+pub fn run_reporter(quiet: bool, what: &str) -> RunProgress {
+    let mode = MODE.get().copied().unwrap_or_default();
+    let terminal = std::io::stderr().is_terminal();
+    let none = || RunProgress {
+        bytes: Arc::new(NoProgress),
+        label: None,
+        bar: None,
+        what: what.to_string(),
+    };
+    let with_bar = |target: ProgressDrawTarget| {
+        let bar = new_bar(target, what);
+        let shown = bar.clone();
+        RunProgress {
+            bytes: Arc::new(Bar(bar.clone())),
+            label: Some(Box::new(move |l| shown.set_message(l))),
+            bar: Some(bar),
+            what: what.to_string(),
+        }
+    };
+    match (quiet, mode) {
+        (true, _) | (false, ProgressMode::Off) => none(),
+        (false, ProgressMode::Auto) if !terminal => none(),
+        (false, ProgressMode::Auto) => with_bar(ProgressDrawTarget::stderr()),
+        (false, ProgressMode::Bar) if terminal => with_bar(ProgressDrawTarget::stderr()),
+        // indicatif hides itself off a terminal; draw through our own stderr writer instead.
+        (false, ProgressMode::Bar) => with_bar(ProgressDrawTarget::term_like(Box::new(RawStderr))),
+        (false, ProgressMode::Plain) => {
+            let plain = Plain::new(what, plain_interval());
+            let counts = Arc::clone(&plain.counts);
+            RunProgress {
+                bytes: Arc::new(plain),
+                label: Some(Box::new(move |l| {
+                    if let Ok(mut what) = counts.what.lock() {
+                        *what = l;
+                    }
+                })),
+                bar: None,
+                what: what.to_string(),
+            }
+        }
+    }
+}
+
+fn new_bar(target: ProgressDrawTarget, what: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, target);
     // Only the label until `start` tells the size: no empty `0/0` bar before the first answer.
     bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
     bar.set_message(what.to_string());
-    Arc::new(Bar(bar))
+    bar
 }
 
 struct Bar(ProgressBar);
@@ -158,7 +225,7 @@ impl TermLike for RawStderr {
 
 /// What the `plain` ticker thread reads.
 struct Counts {
-    what: String,
+    what: Mutex<String>,
     done: AtomicU64,
     /// `u64::MAX` while unknown.
     total: AtomicU64,
@@ -175,7 +242,7 @@ struct Plain {
 impl Plain {
     fn new(what: &str, every: Duration) -> Self {
         let counts = Arc::new(Counts {
-            what: what.to_string(),
+            what: Mutex::new(what.to_string()),
             done: AtomicU64::new(0),
             total: AtomicU64::new(u64::MAX),
             started: Mutex::new(None),
@@ -202,7 +269,8 @@ fn plain_line(c: &Counts) -> Option<String> {
     let done = c.done.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64().max(0.001);
     let rate = done as f64 / secs;
-    let mut line = format!("s3seal: {} {}", c.what, BinaryBytes(done));
+    let what = c.what.lock().ok()?.clone();
+    let mut line = format!("s3seal: {what} {}", BinaryBytes(done));
     match c.total.load(Ordering::Relaxed) {
         u64::MAX => line.push_str(&format!(", {}/s", BinaryBytes(rate as u64))),
         total => {
@@ -252,7 +320,7 @@ mod tests {
     #[test]
     fn plain_lines_say_bytes_rate_and_eta() {
         let c = Counts {
-            what: "sealing".into(),
+            what: Mutex::new("sealing".into()),
             done: AtomicU64::new(0),
             total: AtomicU64::new(u64::MAX),
             started: Mutex::new(None),

@@ -1,6 +1,8 @@
-//! `s3seal put SRC s3://BUCKET/KEY`: encrypt a file or stdin and upload it.
+//! `s3seal put SRC s3://BUCKET/KEY`: encrypt a file or stdin and upload it; with
+//! `--recursive`, a directory into a prefix (the tree runner, `sync.rs`).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
@@ -14,14 +16,18 @@ use s3seal::transfer::{Cancel, default_concurrency, plan::DEFAULT_PART_BYTES};
 use s3seal::{Error, Result};
 
 use super::posture::{OwnerArgs, PostureMode, gate};
+use super::tree::{ObjectSettingsArgs, TreeArgs, check_lock};
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct PutArgs {
-    /// File to upload, or - for stdin
+    /// File to upload, or - for stdin (a directory with --recursive)
     src: String,
-    /// Destination, s3://BUCKET/KEY
+    /// Destination, s3://BUCKET/KEY (s3://BUCKET/PREFIX/ with --recursive)
     dest: String,
+    /// Upload the directory SRC: each file to PREFIX/RELATIVE/PATH (docs/SYNC.md)
+    #[arg(short, long)]
+    recursive: bool,
     /// KMS key for the envelope: key id, ARN or alias/NAME
     #[arg(long, env = "S3SEAL_KMS_KEY_ID", value_name = "ID")]
     kms_key_id: String,
@@ -56,20 +62,82 @@ pub struct PutArgs {
     #[command(flatten)]
     owner: OwnerArgs,
     #[command(flatten)]
+    settings: ObjectSettingsArgs,
+    #[command(flatten)]
+    tree: TreeArgs,
+    #[command(flatten)]
     pub(super) output: json::OutputArgs,
 }
 
-pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<()> {
+/// The chunk size of `--chunk-size`, checked.
+pub(super) fn chunk_size(bytes: u64) -> Result<ChunkSize> {
+    ChunkSize::from_bytes(bytes).ok_or_else(|| {
+        Error::usage(format!(
+            "--chunk-size {bytes} must be a power of two from 64KiB to 16MiB"
+        ))
+    })
+}
+
+pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<ExitCode> {
+    if args.recursive {
+        return run_recursive(global, args, cancel).await;
+    }
+    if let Some(flag) = args.tree.given() {
+        return Err(Error::usage_hint(
+            format!("{flag} is for trees"),
+            "add --recursive to upload a directory",
+        ));
+    }
+    run_one(global, args, cancel)
+        .await
+        .map(|()| ExitCode::SUCCESS)
+}
+
+/// `put --recursive DIR s3://BUCKET/PREFIX/`.
+async fn run_recursive(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<ExitCode> {
+    use super::sync::{RunSpec, UpOptions, run_up};
+    if args.src == "-" || s3seal::presign::is_url(&args.dest) || args.expected_size.is_some() {
+        return Err(Error::usage_hint(
+            "--recursive uploads a directory to s3://BUCKET/PREFIX/",
+            "stdin, presigned URLs and --expected-size are for single objects",
+        ));
+    }
+    let dest = ObjectLocation::parse_prefix(&args.dest)?;
+    let up = UpOptions {
+        kms_key_id: Some(args.kms_key_id),
+        sse_kms_key_id: args.sse_kms_key_id,
+        context: args.context,
+        chunk_size: args.chunk_size,
+        part_size: args.part_size,
+        concurrency: args.concurrency,
+        posture: args.posture,
+        owner: &args.owner,
+        settings: &args.settings,
+    };
+    let root = PathBuf::from(&args.src);
+    let mode = s3seal::tree::TreeMode::Copy;
+    run_up(
+        global,
+        root,
+        dest,
+        up,
+        RunSpec {
+            command: "put",
+            mode,
+            tree: &args.tree,
+            output: args.output,
+        },
+        cancel,
+    )
+    .await
+}
+
+async fn run_one(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<()> {
     if s3seal::presign::is_url(&args.dest) {
         return run_url(global, args).await;
     }
     let dest = ObjectLocation::parse(&args.dest)?;
-    let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
-        Error::usage(format!(
-            "--chunk-size {} must be a power of two from 64KiB to 16MiB",
-            args.chunk_size
-        ))
-    })?;
+    let chunk_size = chunk_size(args.chunk_size)?;
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
@@ -92,8 +160,21 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         if !path.exists() {
             return Err(Error::usage(format!("{}: no such file", path.display())));
         }
+        if path.is_dir() {
+            return Err(Error::usage_hint(
+                format!("{} is a directory", path.display()),
+                "add --recursive to upload a directory",
+            ));
+        }
         Source::File(path)
     };
+    let mut settings = args.settings.settings();
+    // A file's size, mtime and mode travel with it, so `get` restores them and sync can tell.
+    if let Source::File(path) = &source {
+        settings
+            .metadata
+            .extend(s3seal::tree::stamp::Stamp::read(path)?.to_metadata());
+    }
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     gate(
         &aws,
@@ -102,13 +183,14 @@ pub async fn run(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         &args.owner,
     )
     .await?;
+    check_lock(&aws, &dest.bucket, args.settings.wants_lock()).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let store = Arc::new(SdkStore::new(
         aws.s3.clone(),
         args.owner.expected_owner.clone(),
     ));
     let request = UploadRequest {
-        settings: Default::default(),
+        settings,
         if_match: None,
         dest,
         kms_key_id: args.kms_key_id,
@@ -189,12 +271,7 @@ fn report(src: &str, output: json::OutputArgs, started: std::time::Instant, done
 async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
     use s3seal::presign::redact_url;
     use s3seal::transfer::url_put::{UrlPutRequest, put_to_url};
-    let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
-        Error::usage(format!(
-            "--chunk-size {} must be a power of two from 64KiB to 16MiB",
-            args.chunk_size
-        ))
-    })?;
+    let chunk_size = chunk_size(args.chunk_size)?;
     // Refuse plain HTTP, malformed URLs and options that cannot apply before reading anything.
     let parsed = s3seal::presign::ParsedUrl::parse(&args.dest)?;
     parsed.location()?;
@@ -256,6 +333,9 @@ fn refuse_bucket_options(args: &PutArgs) -> Result<()> {
     }
     if !args.owner.trusted_accounts.is_empty() {
         given.push("--trusted-account");
+    }
+    if args.settings.settings() != Default::default() {
+        given.push("--storage-class/--tag/--object-lock-*");
     }
     if given.is_empty() {
         return Ok(());

@@ -21,11 +21,14 @@ use crate::location::ObjectLocation;
 struct Object {
     data: Bytes,
     etag: String,
+    /// User metadata given when it was written (as S3 keeps `x-amz-meta-*`).
+    metadata: HashMap<String, String>,
 }
 
 #[derive(Debug)]
 struct Upload {
     location: ObjectLocation,
+    metadata: HashMap<String, String>,
     parts: BTreeMap<u32, Bytes>,
     started: u64,
 }
@@ -92,6 +95,7 @@ impl MemoryStore {
             Object {
                 data: data.into(),
                 etag,
+                metadata: HashMap::new(),
             },
         );
     }
@@ -113,7 +117,10 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn store(state: &mut State, location: &ObjectLocation, data: Bytes) -> PutReceipt {
+    fn store(
+        state: &mut State, location: &ObjectLocation, data: Bytes,
+        metadata: HashMap<String, String>,
+    ) -> PutReceipt {
         state.counter += 1;
         let etag = format!("\"etag-{}\"", state.counter);
         state.objects.insert(
@@ -121,6 +128,7 @@ impl MemoryStore {
             Object {
                 data,
                 etag: etag.clone(),
+                metadata,
             },
         );
         PutReceipt {
@@ -156,7 +164,7 @@ impl ObjectStore for MemoryStore {
         Ok(RangeMeta {
             total,
             etag: Some(object.etag.clone()),
-            metadata: HashMap::new(),
+            metadata: object.metadata.clone(),
         })
     }
 
@@ -170,7 +178,7 @@ impl ObjectStore for MemoryStore {
             len: object.data.len() as u64,
             etag: Some(object.etag.clone()),
             version_id: None,
-            metadata: HashMap::new(),
+            metadata: object.metadata.clone(),
             ..Default::default()
         })
     }
@@ -180,11 +188,12 @@ impl ObjectStore for MemoryStore {
     ) -> StoreResult<PutReceipt> {
         let mut state = self.state.lock().expect("store lock");
         Self::check_if_match(&state, location, options.if_match.as_deref())?;
-        Ok(Self::store(&mut state, location, body))
+        let metadata = options.settings.metadata.iter().cloned().collect();
+        Ok(Self::store(&mut state, location, body, metadata))
     }
 
     async fn create_multipart_upload(
-        &self, location: &ObjectLocation, _options: &WriteOptions,
+        &self, location: &ObjectLocation, options: &WriteOptions,
     ) -> StoreResult<String> {
         let mut state = self.state.lock().expect("store lock");
         state.counter += 1;
@@ -194,6 +203,7 @@ impl ObjectStore for MemoryStore {
             id.clone(),
             Upload {
                 location: location.clone(),
+                metadata: options.settings.metadata.iter().cloned().collect(),
                 parts: BTreeMap::new(),
                 started,
             },
@@ -254,7 +264,12 @@ impl ObjectStore for MemoryStore {
             })?;
             data.extend_from_slice(bytes);
         }
-        Ok(Self::store(&mut state, location, Bytes::from(data)))
+        Ok(Self::store(
+            &mut state,
+            location,
+            Bytes::from(data),
+            upload.metadata,
+        ))
     }
 
     async fn abort_multipart_upload(

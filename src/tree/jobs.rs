@@ -1,0 +1,344 @@
+//! One object of a tree, from decision to report: the upload, download or deletion of a
+//! [`Work`] item through the existing pipelines (`transfer::upload`, `transfer::download`),
+//! inside its share of the run's memory budget. Nothing here fails the run: every outcome,
+//! error included, becomes an [`ObjectReport`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::compare::{Change, Work, decide};
+use super::fingerprint::{FingerprintKey, KEY_OBJECT};
+use super::listing::RemoteEntry;
+use super::run::{Action, Budget, ObjectReport, TreeRequest};
+use super::stamp::Stamp;
+use super::walk::LocalFile;
+use super::{MAX_KEY_BYTES, local_name_problem};
+use crate::error::{Error, Result};
+use crate::kms::Keyring;
+use crate::location::ObjectLocation;
+use crate::store::ObjectStore;
+use crate::transfer::download::{FirstRange, Sink, StoreObject, download};
+use crate::transfer::upload::upload;
+use crate::transfer::{Cancel, Progress, Source};
+
+/// Fixed cost of one object in flight besides its data buffers (requests, headers, a chunk).
+const OBJECT_OVERHEAD_BYTES: u64 = 256 * 1024;
+
+/// Forwards the bytes of one transfer to the run's progress, not its start or end.
+struct Forward(Arc<dyn Progress>);
+
+impl Progress for Forward {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, bytes: u64) {
+        self.0.advance(bytes);
+    }
+    fn finish(&self) {}
+}
+
+/// What every object of a run shares.
+pub(super) struct Jobs<'a, K> {
+    pub store: Arc<dyn ObjectStore>,
+    pub keyring: &'a K,
+    pub request: &'a TreeRequest,
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub root: &'a Path,
+    pub sync: bool,
+    pub checksum: bool,
+    pub fingerprint: Option<&'a FingerprintKey>,
+    pub budget: Budget,
+    pub progress: Arc<dyn Progress>,
+    pub cancel: Cancel,
+}
+
+/// A report with nothing filled in but the two ends and the action.
+fn report(source: String, destination: String, action: Action, dry_run: bool) -> ObjectReport {
+    ObjectReport {
+        source,
+        destination,
+        plaintext_bytes: None,
+        action,
+        dry_run,
+        reason: None,
+        kms_key_arn: None,
+        etag: None,
+        error: None,
+    }
+}
+
+/// Records sync's decision in the report; true when the destination is current (skipped).
+fn current(r: &mut ObjectReport, change: Change, etag: Option<String>) -> bool {
+    match change {
+        Change::Unchanged => {
+            r.action = Action::Skipped;
+            r.dry_run = false;
+            r.reason = Some("unchanged".into());
+            r.etag = etag;
+            true
+        }
+        Change::Changed(why) => {
+            r.reason = Some(why.into());
+            false
+        }
+    }
+}
+
+fn failed(mut r: ObjectReport, error: Error) -> ObjectReport {
+    r.action = Action::Failed;
+    r.dry_run = false;
+    r.error = Some(error);
+    r
+}
+
+impl<K: Keyring> Jobs<'_, K> {
+    fn uri(&self, rel: &str) -> String {
+        format!("s3://{}/{}{}", self.bucket, self.prefix, rel)
+    }
+
+    fn local_path(&self, rel: &str) -> PathBuf {
+        let mut path = self.root.to_path_buf();
+        path.extend(rel.split('/'));
+        path
+    }
+
+    fn location(&self, rel: &str) -> ObjectLocation {
+        ObjectLocation {
+            bucket: self.bucket.to_string(),
+            key: format!("{}{}", self.prefix, rel),
+        }
+    }
+
+    pub async fn execute(&self, work: Work) -> ObjectReport {
+        let dry = self.request.dry_run;
+        match work {
+            Work::Upload { file, existing } => {
+                let mut r = report(
+                    file.path.display().to_string(),
+                    self.uri(&file.rel),
+                    Action::Uploaded,
+                    dry,
+                );
+                match self.upload(&file, existing.as_ref(), &mut r).await {
+                    Ok(()) => r,
+                    Err(e) => failed(r, e),
+                }
+            }
+            Work::Download { object, existing } => {
+                let path = self.local_path(&object.rel);
+                let mut r = report(
+                    self.uri(&object.rel),
+                    path.display().to_string(),
+                    Action::Downloaded,
+                    dry,
+                );
+                match self
+                    .download(&object, existing.as_ref(), path, &mut r)
+                    .await
+                {
+                    Ok(()) => r,
+                    Err(e) => failed(r, e),
+                }
+            }
+            Work::DeleteRemote(object) => {
+                let r = report(String::new(), self.uri(&object.rel), Action::Deleted, dry);
+                if dry {
+                    return r;
+                }
+                match self.store.delete_object(&self.location(&object.rel)).await {
+                    Ok(()) => r,
+                    Err(e) => failed(r, e.error),
+                }
+            }
+            Work::DeleteLocal(file) => {
+                let r = report(
+                    String::new(),
+                    file.path.display().to_string(),
+                    Action::Deleted,
+                    dry,
+                );
+                if dry {
+                    return r;
+                }
+                match std::fs::remove_file(&file.path) {
+                    Ok(()) => r,
+                    Err(e) => failed(r, Error::io(file.path.display().to_string(), e)),
+                }
+            }
+            Work::Note {
+                rel,
+                skipped,
+                message,
+            } => {
+                let (source, destination) = match &self.request.direction {
+                    super::Direction::Up { .. } => {
+                        (self.local_path(&rel).display().to_string(), self.uri(&rel))
+                    }
+                    super::Direction::Down { .. } => {
+                        (self.uri(&rel), self.local_path(&rel).display().to_string())
+                    }
+                };
+                let mut r = report(source, destination, Action::Skipped, false);
+                if skipped {
+                    r.reason = Some(message);
+                    r
+                } else {
+                    failed(r, Error::runtime(message))
+                }
+            }
+        }
+    }
+
+    /// The keyed fingerprint of a local file (read on a blocking thread).
+    async fn fingerprint_of(&self, path: &Path) -> Result<Option<String>> {
+        let Some(key) = self.fingerprint else {
+            return Ok(None);
+        };
+        let (key, path) = (key.clone(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || key.of_file(&path))
+            .await
+            .map_err(|e| Error::runtime(format!("fingerprinting stopped: {e}")))?
+            .map(Some)
+    }
+
+    async fn upload(
+        &self, file: &LocalFile, existing: Option<&RemoteEntry>, r: &mut ObjectReport,
+    ) -> Result<()> {
+        let location = self.location(&file.rel);
+        if location.key == KEY_OBJECT {
+            return Err(Error::usage(format!(
+                "{KEY_OBJECT} at the bucket root holds sync's fingerprint key; s3seal does not overwrite it"
+            )));
+        }
+        if location.key.len() > MAX_KEY_BYTES {
+            return Err(Error::usage(format!(
+                "the key would be {} bytes; S3 keys hold at most {MAX_KEY_BYTES}",
+                location.key.len()
+            )));
+        }
+        let mut stamp = Stamp::read(&file.path)?;
+        r.plaintext_bytes = stamp.size;
+        if self.checksum {
+            stamp.fingerprint = self.fingerprint_of(&file.path).await?;
+        }
+        if self.sync && existing.is_some() {
+            let head = self.store.head(&location).await.map_err(|e| e.error)?;
+            let stored = Stamp::from_metadata(&head.metadata);
+            if current(r, decide(&stamp, &stored, self.checksum), head.etag) {
+                return Ok(());
+            }
+        } else if self.sync {
+            r.reason = Some("new".into());
+        }
+        if self.request.dry_run {
+            return Ok(());
+        }
+        let template = self
+            .request
+            .upload
+            .as_ref()
+            .ok_or_else(|| Error::runtime("internal: an upload without upload settings"))?;
+        let mut request = template.clone();
+        let part = request.part_size.max(1);
+        let per_object = (self.request.budget_bytes / part)
+            .saturating_sub(1)
+            .clamp(1, self.request.concurrency as u64);
+        let size = stamp.size.unwrap_or(0);
+        let cost = if size <= part {
+            size
+        } else {
+            (per_object + 1) * part
+        };
+        request.dest = location;
+        request.concurrency = per_object as usize;
+        request.settings.metadata.extend(stamp.to_metadata());
+        let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
+        let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
+        let outcome = upload(
+            Arc::clone(&self.store),
+            self.keyring,
+            Source::File(file.path.clone()),
+            &request,
+            progress,
+            self.cancel.clone(),
+        )
+        .await?;
+        r.plaintext_bytes = Some(outcome.plaintext_len);
+        r.kms_key_arn = Some(outcome.kms_key_arn);
+        r.etag = outcome.etag;
+        Ok(())
+    }
+
+    async fn download(
+        &self, object: &RemoteEntry, existing: Option<&LocalFile>, path: PathBuf,
+        r: &mut ObjectReport,
+    ) -> Result<()> {
+        if let Some(problem) = local_name_problem(&object.rel) {
+            return Err(Error::usage(format!(
+                "{problem}: it cannot be a file name under {}",
+                self.root.display()
+            )));
+        }
+        let location = self.location(&object.rel);
+        if self.sync
+            && let Some(local) = existing
+        {
+            let head = self.store.head(&location).await.map_err(|e| e.error)?;
+            let stored = Stamp::from_metadata(&head.metadata);
+            r.plaintext_bytes = stored.size;
+            let mut mine = Stamp::read(&local.path)?;
+            if self.checksum && stored.size == mine.size {
+                mine.fingerprint = self.fingerprint_of(&local.path).await?;
+            }
+            if current(r, decide(&stored, &mine, self.checksum), head.etag) {
+                return Ok(());
+            }
+        } else if self.sync {
+            r.reason = Some("new".into());
+        }
+        if self.request.dry_run {
+            return Ok(());
+        }
+        if path.is_dir() {
+            return Err(Error::usage(format!(
+                "{} is a directory; the object cannot be written there",
+                path.display()
+            )));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent.display().to_string(), e))?;
+        }
+        let mut request = self.request.download.clone();
+        // A small object's first read asks for no more than it holds: the read buffer is
+        // reserved at the size asked for, and many small objects are in flight at once.
+        request.unit_bytes = request.unit_bytes.min(object.stored_size.max(1));
+        let unit = request.unit_bytes.max(1);
+        let per_object =
+            (self.request.budget_bytes / (3 * unit)).clamp(1, self.request.concurrency as u64);
+        request.concurrency = per_object as usize;
+        let cost = 3 * object.stored_size.min(per_object * unit);
+        let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
+        let reader = StoreObject::new(Arc::clone(&self.store), location);
+        let first = FirstRange::read(&reader, request.first_read_len()).await?;
+        let stamp = Stamp::from_metadata(first.metadata());
+        r.etag = first.etag().map(str::to_string);
+        let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
+        let outcome = download(
+            &reader,
+            Some(first),
+            self.keyring,
+            &request,
+            &Sink::File(path.clone()),
+            progress,
+            self.cancel.clone(),
+        )
+        .await?;
+        // Trust the stamp only as far as it matches what was verified.
+        if stamp.size.is_none_or(|s| s == outcome.plaintext_len) {
+            stamp.apply(&path)?;
+        }
+        r.plaintext_bytes = Some(outcome.plaintext_len);
+        r.kms_key_arn = Some(outcome.kms_key_arn);
+        Ok(())
+    }
+}

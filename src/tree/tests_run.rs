@@ -1,0 +1,225 @@
+//! The runner's promises without a server ([`MemoryStore`], [`FailureStore`], the test
+//! keyring): a tree round trip inside a small budget (small files and a multipart one), sync
+//! skipping everything the second time without a KMS call, a failed object not stopping the
+//! others (and `fail_fast` stopping them), and a dry run sending no write.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::run::{ObjectReport, Summary};
+use super::{Direction, TreeMode, TreeRequest, run_tree};
+use crate::location::ObjectLocation;
+use crate::store::ObjectStore;
+use crate::store::failure::{Call, FailureStore, Fault};
+use crate::store::memory::MemoryStore;
+use crate::testing::{TestKeyring, upload_request};
+use crate::transfer::download::DownloadRequest;
+use crate::transfer::{Cancel, NoProgress};
+
+const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/test";
+
+fn sample(root: &Path) -> usize {
+    for i in 0..24 {
+        let path = root.join(format!("d{}/f{i:02}", i % 3));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, vec![i as u8; 1000 + i * 37]).unwrap();
+    }
+    // Two 5 MiB parts and a bit: a multipart upload inside the budget.
+    std::fs::write(root.join("large"), vec![7u8; 11 << 20]).unwrap();
+    25
+}
+
+fn request(direction: Direction, mode: TreeMode) -> TreeRequest {
+    let dest = ObjectLocation {
+        bucket: "b".into(),
+        key: "p/".into(),
+    };
+    TreeRequest {
+        direction,
+        mode,
+        dry_run: false,
+        fail_fast: false,
+        follow_symlinks: false,
+        filters: Default::default(),
+        upload: Some(upload_request(dest, None)),
+        download: DownloadRequest {
+            expected_context: vec![],
+            allow_relocated: false,
+            pins: Default::default(),
+            range: None,
+            concurrency: 2,
+            unit_bytes: 1 << 20,
+        },
+        concurrency: 2,
+        // Less than two large parts: large objects must wait for room, small ones squeeze in.
+        budget_bytes: 16 << 20,
+        objects_in_flight: 8,
+    }
+}
+
+fn up(root: &Path) -> Direction {
+    Direction::Up {
+        root: root.to_path_buf(),
+        bucket: "b".into(),
+        prefix: "p/".into(),
+    }
+}
+
+async fn go(
+    store: Arc<dyn ObjectStore>, keyring: &TestKeyring, request: &TreeRequest,
+) -> (Summary, Vec<ObjectReport>) {
+    let mut reports = Vec::new();
+    let summary = run_tree(
+        store,
+        keyring,
+        request,
+        Arc::new(NoProgress),
+        Cancel::never(),
+        |r| reports.push(clone_report(r)),
+    )
+    .await
+    .expect("the run itself succeeds");
+    (summary, reports)
+}
+
+/// The fields the tests look at (reports own their error, which is not `Clone`).
+fn clone_report(r: &ObjectReport) -> ObjectReport {
+    ObjectReport {
+        source: r.source.clone(),
+        destination: r.destination.clone(),
+        plaintext_bytes: r.plaintext_bytes,
+        action: r.action,
+        dry_run: r.dry_run,
+        reason: r.reason.clone(),
+        kms_key_arn: r.kms_key_arn.clone(),
+        etag: r.etag.clone(),
+        error: r
+            .error
+            .as_ref()
+            .map(|e| crate::Error::runtime(e.to_string())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_round_trips_inside_a_small_budget_and_a_second_sync_skips_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    let files = sample(&src);
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let keyring = TestKeyring::new(ARN);
+
+    let (summary, _) = go(
+        Arc::clone(&store),
+        &keyring,
+        &request(up(&src), TreeMode::Copy),
+    )
+    .await;
+    assert_eq!((summary.uploaded, summary.failed), (files as u64, 0));
+
+    let down = Direction::Down {
+        bucket: "b".into(),
+        prefix: "p/".into(),
+        root: dst.clone(),
+    };
+    let (summary, _) = go(
+        Arc::clone(&store),
+        &keyring,
+        &request(down.clone(), TreeMode::Copy),
+    )
+    .await;
+    assert_eq!((summary.downloaded, summary.failed), (files as u64, 0));
+    assert_eq!(
+        std::fs::read(dst.join("large")).unwrap(),
+        vec![7u8; 11 << 20]
+    );
+    assert_eq!(
+        std::fs::read(dst.join("d1/f04")).unwrap(),
+        vec![4u8; 1000 + 4 * 37]
+    );
+
+    let sync = TreeMode::Sync {
+        delete: true,
+        checksum: false,
+    };
+    let unwrapped = keyring.decrypts();
+    let (summary, _) = go(Arc::clone(&store), &keyring, &request(down, sync)).await;
+    assert_eq!(
+        (summary.skipped, summary.downloaded, summary.deleted),
+        (files as u64, 0, 0)
+    );
+    let (summary, _) = go(Arc::clone(&store), &keyring, &request(up(&src), sync)).await;
+    assert_eq!((summary.skipped, summary.uploaded), (files as u64, 0));
+    assert_eq!(
+        keyring.decrypts(),
+        unwrapped,
+        "a no-op sync unwraps no data key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_object_never_stops_the_others_unless_fail_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sample(dir.path());
+    let keyring = TestKeyring::new(ARN);
+    let failing =
+        FailureStore::new(MemoryStore::default()).fault(Call::PutObject, 3, 1, Fault::Permanent);
+    let store: Arc<dyn ObjectStore> = Arc::new(failing);
+    let (summary, reports) = go(store, &keyring, &request(up(dir.path()), TreeMode::Copy)).await;
+    assert_eq!(summary.failed, 1);
+    assert_eq!(summary.uploaded, files as u64 - 1);
+    assert_eq!(summary.failures.len(), 1);
+    assert_eq!(reports.len(), files);
+
+    let failing =
+        FailureStore::new(MemoryStore::default()).fault(Call::PutObject, 1, 1000, Fault::Permanent);
+    let mut fast = request(up(dir.path()), TreeMode::Copy);
+    fast.fail_fast = true;
+    fast.objects_in_flight = 1;
+    let (summary, reports) = go(Arc::new(failing), &keyring, &fast).await;
+    assert_eq!(summary.failed, 1, "nothing starts after the first failure");
+    assert_eq!(reports.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_sends_no_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sample(dir.path());
+    let keyring = TestKeyring::new(ARN);
+    let store = Arc::new(FailureStore::new(MemoryStore::default()));
+    let mut dry = request(
+        up(dir.path()),
+        TreeMode::Sync {
+            delete: true,
+            checksum: true,
+        },
+    );
+    dry.dry_run = true;
+    let (summary, reports) = go(store.clone(), &keyring, &dry).await;
+    assert_eq!(summary.uploaded, files as u64);
+    assert!(reports.iter().all(|r| r.dry_run));
+    for call in [
+        Call::PutObject,
+        Call::CreateMultipartUpload,
+        Call::DeleteObject,
+    ] {
+        assert_eq!(store.calls(call), 0, "{call:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fingerprint_key_object_is_never_overwritten_by_a_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".s3seal")).unwrap();
+    std::fs::write(dir.path().join(".s3seal/fingerprint-key"), b"not a key").unwrap();
+    std::fs::write(dir.path().join("ok"), b"fine").unwrap();
+    let keyring = TestKeyring::new(ARN);
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let at_root = Direction::Up {
+        root: dir.path().to_path_buf(),
+        bucket: "b".into(),
+        prefix: String::new(),
+    };
+    let (summary, _) = go(store, &keyring, &request(at_root, TreeMode::Copy)).await;
+    assert_eq!((summary.uploaded, summary.failed), (1, 1));
+}
