@@ -21,7 +21,7 @@
 //! is kept in the metadata entry [`CONTENT_TYPE_METADATA`] (the sealed object itself is
 //! `application/octet-stream`, as every s3seal object).
 
-mod stream;
+pub(crate) mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -116,8 +116,9 @@ pub async fn seal(
         return Err(Error::usage("concurrency must be at least 1"));
     }
     let head = store.head(location).await?;
+    // An unversioned object's version is `null` in manifests; HEAD reports none.
     if let Some(wanted) = &request.version_id
-        && head.version_id.as_deref() != Some(wanted.as_str())
+        && head.version_id.as_deref().unwrap_or("null") != wanted
     {
         return Err(Error::usage_hint(
             format!(
@@ -141,7 +142,7 @@ pub async fn seal(
     let (plaintext, guard) = stream::open(
         Arc::clone(&store),
         location.clone(),
-        etag.clone(),
+        Some(etag.clone()),
         head.len,
         DEFAULT_RANGE_BYTES,
         request.concurrency,

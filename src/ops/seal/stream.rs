@@ -1,5 +1,6 @@
-//! The plaintext of a stored object as a blocking [`Read`], so `seal` can feed it to the
-//! upload pipeline (which reads its source on a blocking thread). Ranged GETs pinned to the
+//! A stored object as a blocking [`Read`], so `seal` can feed its plaintext to the upload
+//! pipeline (which reads its source on a blocking thread); manifests in S3 are read the same
+//! way (`crate::batch::source`). Ranged GETs pinned to the
 //! ETag read at the start (`If-Match`), a few in flight, delivered in order through a bounded
 //! channel: memory stays at about `concurrency + 1` ranges, whatever the object's size.
 //!
@@ -24,7 +25,7 @@ use crate::store::{ObjectStore, get_range_retrying};
 type Failure = Arc<Mutex<Option<Error>>>;
 
 /// The reading end: a blocking reader of the object's bytes, in order.
-pub(super) struct ObjectStream {
+pub(crate) struct ObjectStream {
     rx: mpsc::Receiver<Bytes>,
     current: Bytes,
     delivered: u64,
@@ -34,7 +35,7 @@ pub(super) struct ObjectStream {
 
 /// Owns the task that fetches the ranges: dropping it stops the task; it holds the first
 /// failure the task met.
-pub(super) struct StreamGuard {
+pub(crate) struct StreamGuard {
     task: JoinHandle<()>,
     failure: Failure,
 }
@@ -60,16 +61,16 @@ fn ranges(len: u64, unit: u64) -> impl Iterator<Item = Range<u64>> {
 
 fn changed(location: &ObjectLocation) -> Error {
     Error::runtime_hint(
-        format!("{location} changed while it was being read for sealing; nothing was written"),
-        "run the command again: a newer object is sealed then (or skipped, if already sealed)",
+        format!("{location} changed while it was being read; nothing was written"),
+        "run the command again: it then reads the newer object",
     )
 }
 
-/// Starts reading `location` (`len` bytes, pinned to `etag`) with `concurrency` ranged GETs
-/// of `unit` bytes in flight. Must be called inside a tokio runtime.
-pub(super) fn open(
-    store: Arc<dyn ObjectStore>, location: ObjectLocation, etag: String, len: u64, unit: u64,
-    concurrency: usize,
+/// Starts reading `location` (`len` bytes, pinned to `etag` when given) with `concurrency`
+/// ranged GETs of `unit` bytes in flight. Must be called inside a tokio runtime.
+pub(crate) fn open(
+    store: Arc<dyn ObjectStore>, location: ObjectLocation, etag: Option<String>, len: u64,
+    unit: u64, concurrency: usize,
 ) -> (ObjectStream, StreamGuard) {
     let (tx, rx) = mpsc::channel::<Bytes>(1);
     let failure: Failure = Arc::default();
@@ -82,9 +83,14 @@ pub(super) fn open(
                 let etag = &etag;
                 async move {
                     let mut buf = Vec::new();
-                    let meta =
-                        get_range_retrying(&*store, location, range.clone(), Some(etag), &mut buf)
-                            .await?;
+                    let meta = get_range_retrying(
+                        &*store,
+                        location,
+                        range.clone(),
+                        etag.as_deref(),
+                        &mut buf,
+                    )
+                    .await?;
                     if buf.len() as u64 != range.end - range.start || meta.total != len {
                         return Err(changed(location));
                     }
