@@ -39,8 +39,8 @@ const SETTINGS: [Setting; 7] = [
         long: "kms-key-id",
         env: "S3SEAL_KMS_KEY_ID",
         // rewrap's and presign's --kms-key-id name a specific target key: never defaulted.
-        only: Some(&["put", "migrate", "show"]),
-        builtin: "(none: put and migrate need --kms-key-id)",
+        only: Some(&["put", "migrate", "seal", "show"]),
+        builtin: "(none: put, migrate and seal need --kms-key-id)",
     },
     Setting {
         key: "expected_kms_key_ids",

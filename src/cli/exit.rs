@@ -10,6 +10,9 @@ pub const INTEGRITY: u8 = 3;
 pub const POSTURE_BLOCK: u8 = 4;
 pub const POSTURE_WARN: u8 = 5;
 pub const POSTURE_UNKNOWN: u8 = 6;
+/// A run over many objects (`--manifest`, `--recursive`): some objects failed, the rest
+/// succeeded (the report names which); an integrity failure of any object is 3 instead.
+pub const PARTIAL: u8 = 7;
 pub const INTERRUPTED: u8 = 130;
 
 /// The text `--help` shows.
@@ -24,6 +27,8 @@ Exit codes:
        `--posture strict`, also warn or unknown)
   5    `s3seal posture` only: verdict warn
   6    `s3seal posture` only: verdict unknown (a check could not read what it needs)
+  7    runs over many objects (--manifest, --recursive): some objects failed, the
+       rest succeeded (the report names which; any integrity failure makes it 3)
   130  interrupted by SIGINT (Ctrl-C): multipart uploads are aborted and temporary
        files removed; a second signal exits at once
   143  interrupted by SIGTERM (as 130)
