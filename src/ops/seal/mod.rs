@@ -17,7 +17,7 @@
 //!    `delete_plaintext_version`, delete exactly that version (after 4). S3 refuses under
 //!    Object Lock; that is reported ([`SealOutcome::delete_failure`]), the sealed object stays.
 //!
-//! What survives (docs/SEAL.md): user metadata, tags, storage class; the original content type
+//! What survives (docs/SECURITY.md, "Sealing objects already in S3"): user metadata, tags, storage class; the original content type
 //! is kept in the metadata entry [`CONTENT_TYPE_METADATA`] (the sealed object itself is
 //! `application/octet-stream`, as every s3seal object).
 
@@ -203,8 +203,12 @@ pub async fn seal(
     )
     .await?;
 
-    // 5. The plaintext version a versioned bucket keeps.
-    let after = store.head(location).await?;
+    // 5. The plaintext version a versioned bucket keeps (an object without a version id is
+    // in a bucket that never had versioning: nothing survives, no HEAD needed).
+    let after = match head.version_id {
+        Some(_) => store.head(location).await?,
+        None => ObjectHead::default(),
+    };
     let previous_version = surviving_version(&head, &after);
     let mut deleted_previous = false;
     let mut delete_failure = None;
