@@ -297,3 +297,54 @@ fn objects_that_are_not_plaintext_or_not_there_are_refused() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn object_lock_refuses_the_deletion_and_seal_says_so() {
+    let store = Store::moto();
+    let bucket = format!("seal-locked-{}", std::process::id());
+    let _ = store.block_on(
+        store
+            .aws
+            .s3
+            .create_bucket()
+            .bucket(&bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send(),
+    );
+    let key = unique_key("seal-locked");
+    let until = aws_smithy_types::DateTime::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 86_400,
+    );
+    let put = store
+        .aws
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(b"locked plaintext".to_vec().into())
+        .object_lock_mode(aws_sdk_s3::types::ObjectLockMode::Governance)
+        .object_lock_retain_until_date(until);
+    let v1 = store
+        .block_on(put.send())
+        .expect("locked PutObject")
+        .version_id()
+        .unwrap()
+        .to_string();
+    let uri = format!("s3://{bucket}/{key}");
+    let out = seal_cmd(&uri, &["--delete-plaintext-version"])
+        .assert()
+        .code(1);
+    let doc = json_of(&out.get_output().stdout);
+    assert_eq!(doc["ok"], false, "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains("sealed and verified"), "{message}");
+    assert!(message.contains(&v1), "{message}");
+    // Sealed all the same, and the locked plaintext version is still there.
+    let got = common::files::get_stdout(Target::Moto, &uri, &["--context", "team=ops"]);
+    assert_eq!(got, b"locked plaintext");
+    assert!(versions_of(&store, &bucket, &key).contains(&v1));
+}

@@ -18,7 +18,9 @@ pub mod runner;
 pub mod shard;
 pub mod source;
 
+use crate::error::{Error, Result};
 use crate::location::ObjectLocation;
+use crate::store::ObjectStore;
 
 /// One object to work on, as a manifest or a listing names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,4 +40,24 @@ impl ObjectRef {
             version_id: None,
         }
     }
+}
+
+/// With a manifest that names a version, an operation must find that version current: the
+/// operations read and write current objects only. (An unversioned object's version is `null`
+/// in manifests; HEAD reports none.)
+pub async fn require_current(store: &dyn ObjectStore, object: &ObjectRef) -> Result<()> {
+    let Some(wanted) = &object.version_id else {
+        return Ok(());
+    };
+    let head = store.head(&object.location).await?;
+    if head.version_id.as_deref().unwrap_or("null") != wanted {
+        return Err(Error::usage_hint(
+            format!(
+                "version {wanted} of {} is not its current version",
+                object.location
+            ),
+            "s3seal works on current versions; list the current version in the manifest",
+        ));
+    }
+    Ok(())
 }

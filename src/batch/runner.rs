@@ -105,6 +105,8 @@ where
     }
     match ended {
         Some(e) => Err(e),
+        // Objects cut short by a signal were reported; the run itself was interrupted.
+        None if cancel.is_cancelled() => Err(Error::Interrupted),
         None => Ok(summary),
     }
 }

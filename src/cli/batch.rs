@@ -171,22 +171,6 @@ where
     }))
 }
 
-/// With a manifest that names a version, the operation must find that version current (the
-/// store reads current objects only).
-pub async fn require_current(store: &dyn ObjectStore, object: &ObjectRef) -> Result<()> {
-    let Some(wanted) = &object.version_id else {
-        return Ok(());
-    };
-    let head = store.head(&object.location).await?;
-    if head.version_id.as_deref().unwrap_or("null") != wanted {
-        return Err(Error::usage(format!(
-            "version {wanted} of {} is not its current version",
-            object.location
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

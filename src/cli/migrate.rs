@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use s3seal::batch::ObjectRef;
 use s3seal::batch::report::Done;
+use s3seal::batch::{ObjectRef, require_current};
 use s3seal::format::ChunkSize;
 use s3seal::format::MAGIC;
 use s3seal::kms::KmsKeyring;
@@ -25,7 +25,7 @@ use s3seal::transfer::{Cancel, NoProgress, Progress, default_download_concurrenc
 use s3seal::{Error, Result};
 use tokio::sync::Mutex;
 
-use super::batch::{BatchArgs, require_current, run_batch};
+use super::batch::{BatchArgs, run_batch};
 use super::pins::PinArgs;
 use super::posture::{OwnerArgs, PostureMode, gate};
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};

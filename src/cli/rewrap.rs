@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use s3seal::batch::ObjectRef;
 use s3seal::batch::report::Done;
+use s3seal::batch::{ObjectRef, require_current};
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::rewrap::{
@@ -18,7 +18,7 @@ use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
-use super::batch::{BatchArgs, require_current, run_batch};
+use super::batch::{BatchArgs, run_batch};
 use super::pins::PinArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size};
 

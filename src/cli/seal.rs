@@ -157,7 +157,8 @@ pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<
     gate(&aws, &location.bucket, args.posture, &args.owner).await?;
     let started = std::time::Instant::now();
     let outcome = seal(store, &keyring, &request(location.clone(), None), cancel).await?;
-    if args.output.json {
+    // A refused deletion is a failure: its document is the failure document (main prints it).
+    if args.output.json && outcome.delete_failure.is_none() {
         json::emit(
             "seal",
             started,
@@ -170,7 +171,6 @@ pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<
                 "etag": outcome.etag,
                 "previous_version": outcome.previous_version,
                 "deleted_previous": outcome.deleted_previous,
-                "delete_error": outcome.delete_failure,
             }),
         );
     }
@@ -188,7 +188,7 @@ pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<
         if let Some(version) = &outcome.previous_version {
             if outcome.deleted_previous {
                 eprintln!("deleted the plaintext version {}", printable(version));
-            } else {
+            } else if outcome.delete_failure.is_none() {
                 eprintln!(
                     "warning: the bucket is versioned: the plaintext version {} still exists and anyone with s3:GetObjectVersion can read it; delete it with --delete-plaintext-version (or `aws s3api delete-object --version-id`)",
                     printable(version)
@@ -197,9 +197,10 @@ pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<
         }
     }
     if let Some(reason) = outcome.delete_failure {
+        let version = outcome.previous_version.unwrap_or_default();
         return Err(Error::runtime_hint(
             format!(
-                "{location} was sealed, but its plaintext version could not be deleted: {reason}"
+                "{location} was sealed and verified, but its plaintext version {version} could not be deleted: {reason}"
             ),
             "under Object Lock the version stays until its retention ends or its legal hold is lifted",
         ));

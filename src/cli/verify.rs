@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use s3seal::batch::ObjectRef;
 use s3seal::batch::report::Done;
+use s3seal::batch::{ObjectRef, require_current};
 use s3seal::kms::KmsKeyring;
 use s3seal::ops::open::Opened;
 use s3seal::ops::verify::{VerifyRequest, verify};
@@ -19,7 +19,7 @@ use s3seal::transfer::download::{LocalFile, StoreObject};
 use s3seal::transfer::{Cancel, NoProgress, default_download_concurrency};
 use s3seal::{Error, Result};
 
-use super::batch::{BatchArgs, require_current, run_batch};
+use super::batch::{BatchArgs, run_batch};
 use super::inspect::SrcKind;
 use super::pins::PinArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};
