@@ -228,3 +228,74 @@ fn verify_over_a_batch_operations_manifest_reports_each_object() {
         store.delete(key);
     }
 }
+
+#[test]
+fn seal_over_an_s3_inventory_report_in_s3() {
+    // An Inventory report as S3 delivers it: manifest.json naming gzipped CSV data files,
+    // quoted fields, keys URL-encoded with `+` for a space.
+    let store = Store::moto();
+    let bucket = &env().bucket;
+    let base = unique_key("inventory");
+    let keys = [
+        format!("{base}/data/inv one.txt"),
+        format!("{base}/data/a+b"),
+        format!("{base}/data/ü"),
+    ];
+    for key in &keys {
+        store.put_raw(key, key.as_bytes().to_vec());
+    }
+    let encode = |k: &str| {
+        percent_encoding::utf8_percent_encode(k, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%20", "+")
+    };
+    let rows: String = keys
+        .iter()
+        .map(|k| format!("\"{bucket}\",\"{}\",\"{}\"\n", encode(k), k.len()))
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, rows.as_bytes()).unwrap();
+    let data_key = format!("{base}/report/data/0001.csv.gz");
+    store.put_raw(&data_key, gz.finish().unwrap());
+    let manifest = serde_json::json!({
+        "sourceBucket": bucket,
+        "destinationBucket": format!("arn:aws:s3:::{bucket}"),
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": data_key, "size": 100, "MD5checksum": "0"}],
+    });
+    let manifest_key = format!("{base}/report/manifest.json");
+    store.put_raw(&manifest_key, manifest.to_string().into_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("seal.jsonl");
+
+    s3seal(Target::Moto)
+        .args([
+            "seal",
+            "--manifest",
+            &format!("s3://{bucket}/{manifest_key}"),
+        ])
+        .args([
+            "--kms-key-id",
+            &env().kms_alias,
+            "--posture",
+            "off",
+            "--report",
+        ])
+        .arg(&report)
+        .assert()
+        .success();
+    let sealed: BTreeSet<String> = lines(&report)
+        .into_iter()
+        .inspect(|l| assert_eq!(l["action"], "sealed", "{l}"))
+        .map(|l| l["object"].as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = keys.iter().map(|k| format!("s3://{bucket}/{k}")).collect();
+    assert_eq!(sealed, expected);
+    for key in &keys {
+        let got = common::files::get_stdout(Target::Moto, &common::s3_uri(key), &[]);
+        assert_eq!(got, key.as_bytes());
+        store.delete(key);
+    }
+}

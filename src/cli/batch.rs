@@ -53,14 +53,33 @@ impl BatchArgs {
         self.manifest.is_some() || self.recursive
     }
 
-    /// Checks the options of a single-object run (none of the batch ones may be given).
-    pub fn check_single(&self) -> Result<()> {
+    /// Which kind of run the options ask for: `None` for a run over many objects (where
+    /// `--json` is refused: the report is JSON lines), or the one object `target` names (which
+    /// must be given, and the batch-only options not).
+    pub fn single<'a>(
+        &self, command: &str, target: Option<&'a str>, json: bool,
+    ) -> Result<Option<&'a str>> {
+        if self.is_batch() {
+            if json {
+                return Err(Error::usage_hint(
+                    "--json is for one object",
+                    "with --manifest or --recursive the report is JSON lines already (--report FILE)",
+                ));
+            }
+            return Ok(None);
+        }
         if self.shard.is_some() || self.shard_count.is_some() || self.report.is_some() {
             return Err(Error::usage(
                 "--shard, --shard-count and --report need --manifest or --recursive",
             ));
         }
-        Ok(())
+        match target {
+            Some(target) => Ok(Some(target)),
+            None => Err(Error::usage_hint(
+                format!("{command} needs an object, s3://BUCKET/KEY"),
+                "or --recursive s3://BUCKET/PREFIX, or --manifest FILE",
+            )),
+        }
     }
 
     fn shard(&self) -> Result<Option<Shard>> {

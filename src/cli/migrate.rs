@@ -80,12 +80,6 @@ pub struct MigrateArgs {
 async fn run_many(
     global: &GlobalArgs, args: MigrateArgs, request: MigrateRequest, cancel: Cancel,
 ) -> Result<ExitCode> {
-    if args.output.json {
-        return Err(Error::usage_hint(
-            "--json is for one object",
-            "with --manifest or --recursive the report is JSON lines already (--report FILE)",
-        ));
-    }
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let request = MigrateRequest {
@@ -165,7 +159,10 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
             temp_dir.display()
         )));
     }
-    if args.batch.is_batch() {
+    let Some(src) = args
+        .batch
+        .single("migrate", args.src.as_deref(), args.output.json)?
+    else {
         let request = MigrateRequest {
             kms_key_id: args.kms_key_id.clone(),
             expected_context: args.context.clone(),
@@ -178,13 +175,6 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
             pins: s3seal::pins::KeyPins::unpinned(),
         };
         return run_many(global, args, request, cancel).await;
-    }
-    args.batch.check_single()?;
-    let Some(src) = &args.src else {
-        return Err(Error::usage_hint(
-            "migrate needs an object, s3://BUCKET/KEY",
-            "or --recursive s3://BUCKET/PREFIX, or --manifest FILE",
-        ));
     };
     let location = ObjectLocation::parse(src)?;
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;

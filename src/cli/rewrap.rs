@@ -55,24 +55,11 @@ pub struct RewrapArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Result<ExitCode> {
-    let location = if args.batch.is_batch() {
-        if args.output.json {
-            return Err(Error::usage_hint(
-                "--json is for one object",
-                "with --manifest or --recursive the report is JSON lines already (--report FILE)",
-            ));
-        }
-        None
-    } else {
-        args.batch.check_single()?;
-        let Some(target) = &args.target else {
-            return Err(Error::usage_hint(
-                "rewrap needs an object, s3://BUCKET/KEY",
-                "or --recursive s3://BUCKET/PREFIX, or --manifest FILE",
-            ));
-        };
-        Some(ObjectLocation::parse(target)?)
-    };
+    let location = args
+        .batch
+        .single("rewrap", args.target.as_deref(), args.output.json)?
+        .map(ObjectLocation::parse)
+        .transpose()?;
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }

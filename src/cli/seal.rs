@@ -87,24 +87,11 @@ pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
-    let single = if args.batch.is_batch() {
-        if args.output.json {
-            return Err(Error::usage_hint(
-                "--json is for one object",
-                "with --manifest or --recursive the report is JSON lines already (--report FILE)",
-            ));
-        }
-        None
-    } else {
-        args.batch.check_single()?;
-        let Some(target) = &args.target else {
-            return Err(Error::usage_hint(
-                "seal needs an object, s3://BUCKET/KEY",
-                "or --recursive s3://BUCKET/PREFIX, or --manifest FILE",
-            ));
-        };
-        Some(ObjectLocation::parse(target)?)
-    };
+    let single = args
+        .batch
+        .single("seal", args.target.as_deref(), args.output.json)?
+        .map(ObjectLocation::parse)
+        .transpose()?;
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(

@@ -63,12 +63,6 @@ fn key_of(opened: &Opened) -> Option<String> {
 
 /// `verify --manifest` / `--recursive`: every object, one report line each.
 async fn run_many(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Result<ExitCode> {
-    if args.output.json {
-        return Err(Error::usage_hint(
-            "--json is for one object",
-            "with --manifest or --recursive the report is JSON lines already (--report FILE)",
-        ));
-    }
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let request = VerifyRequest {
@@ -114,15 +108,11 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
-    if args.batch.is_batch() {
+    let Some(src) = args
+        .batch
+        .single("verify", args.src.as_deref(), args.output.json)?
+    else {
         return run_many(global, args, cancel).await;
-    }
-    args.batch.check_single()?;
-    let Some(src) = &args.src else {
-        return Err(Error::usage_hint(
-            "verify needs an object: s3://BUCKET/KEY, a presigned URL or a file",
-            "or --recursive s3://BUCKET/PREFIX, or --manifest FILE",
-        ));
     };
     let kind = SrcKind::parse(src)?;
     let settings = global.aws_settings();
