@@ -226,4 +226,35 @@ mod tests {
         assert!(err.to_string().contains("line 3"), "{err}");
         assert_eq!(lines.parsed().len(), 2);
     }
+
+    #[tokio::test]
+    async fn a_cancelled_run_reports_what_finished_and_is_interrupted() {
+        let (trigger, cancel) = Cancel::new();
+        let trigger = std::sync::Mutex::new(Some(trigger));
+        let objects = (0..10)
+            .map(|i| ObjectRef::new("b", format!("k{i}")))
+            .collect();
+        let mut source = ObjectSource::from_refs(objects);
+        let lines = Lines::default();
+        let mut report = ReportWriter::to_writer(Box::new(lines.clone()), "test");
+        let err = run(&mut source, None, 1, &mut report, cancel.clone(), |_| {
+            // The first object sees the signal arrive while it works.
+            if let Some(trigger) = trigger.lock().unwrap().take() {
+                trigger.send(true).unwrap();
+            }
+            let cancel = cancel.clone();
+            async move {
+                if cancel.is_cancelled() {
+                    return Err(Error::Interrupted);
+                }
+                Ok(Done::new("verified", None))
+            }
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Interrupted), "{err}");
+        let lines = lines.parsed();
+        assert_eq!(lines.len(), 1, "no new object starts after the signal");
+        assert_eq!(lines[0]["error_class"], "interrupted");
+    }
 }
