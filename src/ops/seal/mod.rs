@@ -133,20 +133,28 @@ pub async fn seal(
             "S3 returned no ETag for {location}: its reads cannot be pinned"
         ))
     })?;
-    if let Some(sealed) = already_sealed(&store, location, &head, &etag).await? {
-        return Ok(sealed);
-    }
+    let first = match classify_object(&store, location, &head, &etag).await? {
+        Found::Sealed(outcome) => return Ok(*outcome),
+        Found::Plaintext(first) => first,
+    };
 
     let tags = store.get_object_tagging(location).await?;
     let settings = carried_settings(&head, tags);
-    let (plaintext, guard) = stream::open(
-        Arc::clone(&store),
-        location.clone(),
-        Some(etag.clone()),
-        head.len,
-        DEFAULT_RANGE_BYTES,
-        request.concurrency,
-    );
+    // A small object was read whole by the classification (pinned to the same ETag); a larger
+    // one is streamed.
+    let (plaintext, guard): (Box<dyn std::io::Read + Send>, _) = if first.len() as u64 == head.len {
+        (Box::new(std::io::Cursor::new(first)), None)
+    } else {
+        let (reader, guard) = stream::open(
+            Arc::clone(&store),
+            location.clone(),
+            Some(etag.clone()),
+            head.len,
+            DEFAULT_RANGE_BYTES,
+            request.concurrency,
+        );
+        (Box::new(reader), Some(guard))
+    };
     let upload_request = UploadRequest {
         dest: location.clone(),
         kms_key_id: request.kms_key_id.clone(),
@@ -159,7 +167,7 @@ pub async fn seal(
         settings,
     };
     let source = Source::StreamWithHint {
-        reader: Box::new(plaintext),
+        reader: plaintext,
         expected_size: head.len,
     };
     let uploaded = match upload(
@@ -174,7 +182,7 @@ pub async fn seal(
     {
         Ok(uploaded) => uploaded,
         // The read's own error says more than the pipeline's "reading the source failed".
-        Err(e) => return Err(guard.take_failure().unwrap_or(e)),
+        Err(e) => return Err(guard.and_then(|g| g.take_failure()).unwrap_or(e)),
     };
     drop(guard);
     if uploaded.plaintext_len != head.len {
@@ -232,13 +240,21 @@ pub async fn seal(
     })
 }
 
-/// Step 2: `Some` outcome when the object is an s3seal object already; an error for an S3
-/// Encryption Client object or a damaged s3seal header; `None` for plaintext.
-async fn already_sealed(
+/// What step 2 found.
+enum Found {
+    /// An s3seal object already: nothing to do.
+    Sealed(Box<SealOutcome>),
+    /// Plaintext, and its first bytes (the whole object when it is small).
+    Plaintext(Vec<u8>),
+}
+
+/// Step 2: an s3seal object, plaintext, or an error for an S3 Encryption Client object or a
+/// damaged s3seal header.
+async fn classify_object(
     store: &Arc<dyn ObjectStore>, location: &ObjectLocation, head: &ObjectHead, etag: &str,
-) -> Result<Option<SealOutcome>> {
+) -> Result<Found> {
     if head.len == 0 {
-        return Ok(None); // no s3seal object is empty
+        return Ok(Found::Plaintext(Vec::new())); // no s3seal object is empty
     }
     let reader = StoreObject::new(Arc::clone(store), location.clone());
     let mut bytes = Vec::new();
@@ -255,7 +271,7 @@ async fn already_sealed(
                 Some("look at it with `s3seal inspect`: it may be a damaged s3seal object".into()),
             )
         })?;
-        return Ok(Some(SealOutcome {
+        return Ok(Found::Sealed(Box::new(SealOutcome {
             action: SealAction::AlreadySealed,
             kms_key_arn: parsed.fields.key_id.clone(),
             etag: Some(etag.to_string()),
@@ -264,7 +280,7 @@ async fn already_sealed(
             delete_failure: None,
             plaintext_len: parsed.fields.plaintext_len,
             ciphertext_len: 0,
-        }));
+        })));
     }
     if let ObjectKind::S3ec(envelope) = classify(&reader, &first, Some(&**store)).await? {
         return Err(Error::usage_hint(
@@ -275,7 +291,7 @@ async fn already_sealed(
             "re-encrypt it with `s3seal migrate` instead",
         ));
     }
-    Ok(None)
+    Ok(Found::Plaintext(first.bytes))
 }
 
 /// Metadata, tags and storage class of the plaintext object, for the sealed one; the
