@@ -28,7 +28,8 @@ pub struct BatchArgs {
     /// with URL-encoded keys), or any other name: one s3://BUCKET/KEY or bare key per line
     #[arg(long, value_name = "FILE|S3URI")]
     pub manifest: Option<String>,
-    /// Work on every object under the prefix given as s3://BUCKET/PREFIX (listed as it goes)
+    /// Work on every object under the folder given as s3://BUCKET/PREFIX (listed as it goes;
+    /// s3://BUCKET/logs means s3://BUCKET/logs/)
     #[arg(long, conflicts_with = "manifest")]
     pub recursive: bool,
     /// Only this worker's share of the objects, INDEX/COUNT from 0 (e.g. 0/3), by a stable
@@ -123,7 +124,8 @@ impl BatchArgs {
     }
 }
 
-/// `s3://BUCKET/PREFIX` (the prefix may be empty).
+/// `s3://BUCKET/PREFIX` (the prefix may be empty). The prefix is a folder: `s3://b/logs`
+/// means `s3://b/logs/`, so `logs-old/` is not swept in by accident.
 pub fn bucket_and_prefix(uri: &str) -> Result<(String, String)> {
     let rest = uri.strip_prefix("s3://").ok_or_else(|| {
         Error::usage_hint(
@@ -135,7 +137,11 @@ pub fn bucket_and_prefix(uri: &str) -> Result<(String, String)> {
     if bucket.is_empty() {
         return Err(Error::usage(format!("{uri:?} names no bucket")));
     }
-    Ok((bucket.to_string(), prefix.to_string()))
+    let mut prefix = prefix.to_string();
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok((bucket.to_string(), prefix))
 }
 
 /// Runs `op` over the objects the options name (`target`: the prefix, or the bucket of a
@@ -203,6 +209,10 @@ mod tests {
         assert_eq!(
             bucket_and_prefix("s3://b").unwrap(),
             ("b".to_string(), String::new())
+        );
+        assert_eq!(
+            bucket_and_prefix("s3://b/logs").unwrap(),
+            ("b".to_string(), "logs/".to_string())
         );
         assert!(bucket_and_prefix("b/p").is_err());
         assert!(bucket_and_prefix("s3:///p").is_err());
