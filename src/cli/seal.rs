@@ -12,7 +12,7 @@ use s3seal::batch::report::Done;
 use s3seal::format::ChunkSize;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
-use s3seal::ops::seal::{SealAction, SealOutcome, SealRequest, seal};
+use s3seal::ops::seal::{SealAction, SealOutcome, SealRequest, seal, seal_with_progress};
 use s3seal::pins::printable;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::transfer::{Cancel, default_download_concurrency};
@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 use super::batch::{BatchArgs, run_batch};
 use super::posture::{OwnerArgs, PostureMode, gate};
-use super::{GlobalArgs, json, parse_pair, parse_size};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct SealArgs {
@@ -143,7 +143,15 @@ pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<
 
     gate(&aws, &location.bucket, args.posture, &args.owner).await?;
     let started = std::time::Instant::now();
-    let outcome = seal(store, &keyring, &request(location.clone(), None), cancel).await?;
+    let progress = progress::reporter(args.output.quiet, "sealing");
+    let outcome = seal_with_progress(
+        store,
+        &keyring,
+        &request(location.clone(), None),
+        progress,
+        cancel,
+    )
+    .await?;
     // A refused deletion is a failure: its document is the failure document (main prints it).
     if args.output.json && outcome.delete_failure.is_none() {
         json::emit(

@@ -35,7 +35,7 @@ use crate::pins::KeyPins;
 use crate::store::{ObjectHead, ObjectSettings, ObjectStore};
 use crate::transfer::download::{DEFAULT_RANGE_BYTES, FirstRange, RangeReader, StoreObject};
 use crate::transfer::upload::{UploadRequest, upload};
-use crate::transfer::{Cancel, NoProgress, Source};
+use crate::transfer::{Cancel, NoProgress, Progress, Source};
 
 use super::inspect::INSPECT_BYTES;
 use super::open::{ObjectKind, classify};
@@ -111,6 +111,30 @@ pub struct SealOutcome {
 pub async fn seal(
     store: Arc<dyn ObjectStore>, keyring: &impl Keyring, request: &SealRequest, cancel: Cancel,
 ) -> Result<SealOutcome> {
+    seal_with_progress(store, keyring, request, Arc::new(NoProgress), cancel).await
+}
+
+/// The plaintext length of the object, for a progress display the upload pipeline starts
+/// without one (it reads the object as a stream).
+struct KnownLength(Arc<dyn Progress>, u64);
+
+impl Progress for KnownLength {
+    fn start(&self, _: Option<u64>) {
+        self.0.start(Some(self.1));
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.advance(bytes);
+    }
+    fn finish(&self) {
+        self.0.finish();
+    }
+}
+
+/// [`seal`], reporting the sealing of the plaintext to `progress`.
+pub async fn seal_with_progress(
+    store: Arc<dyn ObjectStore>, keyring: &impl Keyring, request: &SealRequest,
+    progress: Arc<dyn Progress>, cancel: Cancel,
+) -> Result<SealOutcome> {
     let location = &request.location;
     if request.concurrency == 0 {
         return Err(Error::usage("concurrency must be at least 1"));
@@ -175,7 +199,7 @@ pub async fn seal(
         keyring,
         source,
         &upload_request,
-        Arc::new(NoProgress),
+        Arc::new(KnownLength(progress, head.len)),
         cancel.clone(),
     )
     .await
