@@ -173,8 +173,9 @@ where
             None => String::new(),
         };
         eprintln!(
-            "s3seal {command}: {} objects{shard_note}: {} ok, {} failed{}",
+            "s3seal {command}: {} object{}{shard_note}: {} ok, {} failed{}",
             summary.processed,
+            if summary.processed == 1 { "" } else { "s" },
             summary.succeeded,
             summary.failed,
             if summary.integrity_failures > 0 {
