@@ -3,7 +3,9 @@
 //! `JOB_COMPLETION_INDEX` with `--shard-count 3`) is covered exactly once, as their JSON-lines
 //! reports show; a re-run of a shard changes nothing; `verify --manifest` over an S3 Batch
 //! Operations CSV manifest in S3 (URL-encoded keys) reports a tampered object as an integrity
-//! failure (exit 3) and a missing one as a partial failure (exit 7).
+//! failure (exit 3) and a missing one as a partial failure (exit 7); `seal` reads an S3
+//! Inventory report (manifest.json and gzipped CSV in S3); `rewrap --recursive` rotates a
+//! folder's key and `verify --recursive` checks it pinned to the new key.
 
 mod common;
 
@@ -310,4 +312,60 @@ fn seal_over_an_s3_inventory_report_in_s3() {
         assert_eq!(got, key.as_bytes());
         store.delete(key);
     }
+}
+
+#[test]
+fn rewrap_and_verify_over_a_prefix() {
+    // Key rotation of a folder: rewrap every object to the other key, then verify them all
+    // pinned to it. A plaintext object among them fails alone, as "not an s3seal object": an
+    // integrity failure (the run exits 3, as `get` of it would), the others are rewrapped.
+    let store = Store::moto();
+    let bucket = &env().bucket;
+    let base = unique_key("rotate");
+    let keys: Vec<String> = (0..3).map(|i| format!("{base}/k{i}")).collect();
+    for key in &keys {
+        common::files::put_file(Target::Moto, key.as_bytes(), key, &[]);
+    }
+    let plain = format!("{base}/plain.txt");
+    store.put_raw(&plain, b"not sealed".to_vec());
+    let folder = format!("s3://{bucket}/{base}");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rewrap.jsonl");
+    s3seal(Target::Moto)
+        .args([
+            "rewrap",
+            &folder,
+            "--recursive",
+            "--kms-key-id",
+            &env().other_kms_arn,
+        ])
+        .args(["--expected-kms-key-id", &env().kms_arn, "--report"])
+        .arg(&report)
+        .assert()
+        .code(3);
+    let lines = lines(&report);
+    assert_eq!(lines.len(), 4);
+    for line in &lines {
+        if line["object"] == format!("s3://{bucket}/{plain}").as_str() {
+            assert_eq!(line["result"], "failed", "{line}");
+            assert_eq!(line["error_class"], "integrity", "{line}");
+        } else {
+            assert_eq!(line["action"], "rewrapped", "{line}");
+            assert_eq!(line["kms_key_arn"], env().other_kms_arn.as_str());
+            assert_eq!(line["old_kms_key_arn"], env().kms_arn.as_str());
+        }
+    }
+    store.delete(&plain);
+    let out = s3seal(Target::Moto)
+        .args(["verify", &folder, "--recursive", "--jobs", "2"])
+        .args(["--expected-kms-key-id", &env().other_kms_arn])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout);
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.contains("\"verified\"")),
+        "{stdout}"
+    );
+    remove(&store, &keys);
 }
