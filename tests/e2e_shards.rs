@@ -5,7 +5,8 @@
 //! Operations CSV manifest in S3 (URL-encoded keys) reports a tampered object as an integrity
 //! failure (exit 3) and a missing one as a partial failure (exit 7); `seal` reads an S3
 //! Inventory report (manifest.json and gzipped CSV in S3); `rewrap --recursive` rotates a
-//! folder's key and `verify --recursive` checks it pinned to the new key.
+//! folder's key and `verify --recursive` checks it pinned to the new key; `migrate
+//! --recursive` migrates S3 Encryption Client objects and skips s3seal ones, so it can be re-run.
 
 mod common;
 
@@ -368,4 +369,78 @@ fn rewrap_and_verify_over_a_prefix() {
         "{stdout}"
     );
     remove(&store, &keys);
+}
+
+#[test]
+fn migrate_over_a_prefix_skips_what_is_already_s3seal() {
+    // Two objects of the official S3 Encryption Client and one s3seal object: the S3EC ones
+    // are migrated, the s3seal one is reported and left alone; a second run migrates nothing.
+    let store = Store::moto();
+    let bucket = &env().bucket;
+    let base = unique_key("migrate-many");
+    let dir = tempfile::tempdir().unwrap();
+    let specs: Vec<Value> = ["v2", "v3"]
+        .iter()
+        .map(|format| {
+            let input = dir.path().join(format);
+            std::fs::write(&input, format.as_bytes()).unwrap();
+            serde_json::json!({
+                "key": format!("{base}/{format}"), "input": input, "format": format,
+                "context": {}, "multipart": false, "instruction_file": false,
+            })
+        })
+        .collect();
+    common::s3ec::write_objects(&env().kms_arn, &Value::Array(specs));
+    let sealed = format!("{base}/sealed");
+    common::files::put_file(Target::Moto, b"sealed", &sealed, &[]);
+    let run = |report: &std::path::Path| {
+        s3seal(Target::Moto)
+            .args(["migrate", &format!("s3://{bucket}/{base}/"), "--recursive"])
+            .args(["--kms-key-id", &env().kms_alias, "--posture", "off"])
+            .args(["--expected-kms-key-id", &env().kms_arn, "--report"])
+            .arg(report)
+            .assert()
+            .success();
+        let mut actions: Vec<(String, String)> = lines(report)
+            .into_iter()
+            .map(|l| {
+                let object = l["object"].as_str().unwrap().rsplit('/').next().unwrap();
+                (
+                    object.to_string(),
+                    l["action"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        actions.sort();
+        actions
+    };
+    let pair = |k: &str, a: &str| (k.to_string(), a.to_string());
+    assert_eq!(
+        run(&dir.path().join("first.jsonl")),
+        vec![
+            pair("sealed", "already-s3seal"),
+            pair("v2", "migrated"),
+            pair("v3", "migrated")
+        ]
+    );
+    assert_eq!(
+        run(&dir.path().join("second.jsonl")),
+        vec![
+            pair("sealed", "already-s3seal"),
+            pair("v2", "already-s3seal"),
+            pair("v3", "already-s3seal")
+        ]
+    );
+    for name in ["v2", "v3"] {
+        let got = common::files::get_stdout(
+            Target::Moto,
+            &common::s3_uri(&format!("{base}/{name}")),
+            &[],
+        );
+        assert_eq!(got, name.as_bytes());
+    }
+    remove(
+        &store,
+        &[format!("{base}/v2"), format!("{base}/v3"), sealed],
+    );
 }
