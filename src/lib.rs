@@ -6,7 +6,8 @@
 //! - [`pins`]: the KMS keys a reader trusts (key pinning),
 //! - [`store`]: the object store seam, the one place that sends S3 object requests,
 //! - [`transfer`]: the parallel, streaming upload and download pipelines over the store,
-//! - [`ops`]: the operations (open, inspect, verify, rewrap, migrate), one file each,
+//! - [`ops`]: the operations (open, inspect, verify, rewrap, migrate, seal), one file each,
+//! - [`batch`]: many objects, one operation: manifests, listings, shards, reports,
 //! - [`posture`]: the bucket posture check (facts, rules, verdict),
 //! - [`s3ec`]: reading objects of the AWS S3 Encryption Client,
 //! - [`aws`]: building SDK clients the way AWS tools do (credential chain, endpoints, CA bundle),
@@ -17,6 +18,7 @@
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
 pub mod aws;
+pub mod batch;
 pub mod batch_task;
 pub mod error;
 pub mod format;

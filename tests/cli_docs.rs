@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "put",
     "get",
     "posture",
@@ -13,6 +13,7 @@ const COMMANDS: [&str; 11] = [
     "verify",
     "rewrap",
     "migrate",
+    "seal",
     "config",
     "completions",
     "man",

@@ -390,9 +390,7 @@ fn a_document_that_is_no_batch_event_is_a_usage_error() {
         ));
 }
 
-/// Enabled when `s3seal::ops::seal` is merged (see `run_seal` in src/batch_task/mod.rs).
 #[test]
-#[ignore = "needs ops::seal (merge)"]
 fn seal_turns_named_plaintext_objects_into_s3seal_objects() {
     let base = unique_key("batch-seal");
     let (a, b) = (format!("{base}/a.txt"), format!("{base}/b.txt"));

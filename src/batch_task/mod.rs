@@ -30,6 +30,7 @@ use crate::ops::open::Opened;
 use crate::ops::rewrap::{
     DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
 };
+use crate::ops::seal::{SealAction, SealRequest, seal};
 use crate::ops::verify::{VerifyRequest, verify};
 use crate::pins::KeyPins;
 use crate::store::{ObjectHead, ObjectStore};
@@ -439,16 +440,35 @@ async fn is_s3seal(store: &dyn ObjectStore, location: &ObjectLocation) -> Result
     }
 }
 
-/// MERGE POINT (issue 15): the `seal` operation. `s3seal::ops::seal` is built on another
-/// branch; when it is merged, this body becomes a call of `ops::seal::seal` with a
-/// `SealRequest` built from `kms_key_id`, `args` (sseKmsKeyId, expectedContext as the new
-/// object's context) and `pins`, returning a one-line summary of its `SealOutcome`.
+/// The `seal` operation: encrypts the plaintext object in place (`ops::seal`), bound to its
+/// bucket/key with the job's `expectedContext` pairs as its context. An object that already
+/// is an s3seal object is left alone, so a retried task whose first attempt finished succeeds.
+/// The pins play no part: the new object is verified pinned to the key it was sealed under.
 async fn run_seal<K: Keyring>(
-    _store: Arc<dyn ObjectStore>, _keyring: &K, location: &ObjectLocation, _kms_key_id: &str,
-    _args: &Arguments, _pins: &KeyPins, _cancel: Cancel,
+    store: Arc<dyn ObjectStore>, keyring: &K, location: &ObjectLocation, kms_key_id: &str,
+    args: &Arguments, _pins: &KeyPins, cancel: Cancel,
 ) -> Result<String> {
-    Err(Error::usage_hint(
-        format!("cannot seal {location}: seal is not in this build"),
-        "use an s3seal build with `s3seal seal` (issue 15)",
-    ))
+    let request = SealRequest {
+        location: location.clone(),
+        version_id: None,
+        kms_key_id: kms_key_id.to_string(),
+        sse_kms_key_id: args.sse_kms_key_id.clone(),
+        context: args.expected_context.clone(),
+        chunk_size: ChunkSize::DEFAULT,
+        part_size: 8 << 20,
+        concurrency: default_download_concurrency(),
+        delete_plaintext_version: false,
+    };
+    let o = seal(store, keyring, &request, cancel).await?;
+    let mut line = match o.action {
+        SealAction::Sealed => format!(
+            "sealed: {} bytes, KMS key {}",
+            o.plaintext_len, o.kms_key_arn
+        ),
+        SealAction::AlreadySealed => "already sealed: nothing to do".to_string(),
+    };
+    if let Some(version) = &o.previous_version {
+        line.push_str(&format!("; plaintext version {version} still exists"));
+    }
+    Ok(line)
 }

@@ -39,8 +39,8 @@ const SETTINGS: [Setting; 7] = [
         long: "kms-key-id",
         env: "S3SEAL_KMS_KEY_ID",
         // rewrap's and presign's --kms-key-id name a specific target key: never defaulted.
-        only: Some(&["put", "sync", "migrate", "show"]),
-        builtin: "(none: put and migrate need --kms-key-id)",
+        only: Some(&["put", "sync", "migrate", "seal", "show"]),
+        builtin: "(none: put, sync, migrate and seal need --kms-key-id)",
     },
     Setting {
         key: "expected_kms_key_ids",
@@ -82,7 +82,7 @@ const SETTINGS: [Setting; 7] = [
         long: "part-size",
         env: "S3SEAL_PART_SIZE",
         only: None,
-        builtin: "per command: put and migrate 8MiB, get and verify 4MiB",
+        builtin: "per command: put, migrate and seal 8MiB, get and verify 4MiB",
     },
 ];
 

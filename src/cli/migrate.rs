@@ -1,30 +1,40 @@
 //! `s3seal migrate s3://BUCKET/KEY`: re-encrypts an object written by the AWS S3 Encryption
 //! Client (v2 or v3) into the s3seal format in place ([`s3seal::ops::migrate`]): the old object
 //! is decrypted and verified before anything is written, the new one read back and compared.
-//! Here: the arguments, the posture gate before the first write, and the summary.
+//! Here: the arguments, the posture gate before the first write, and the summary. With
+//! `--manifest` or `--recursive`, every object named there (a report line each; an object
+//! that is an s3seal object already is reported as `already-s3seal` and left alone).
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use s3seal::batch::report::Done;
+use s3seal::batch::{ObjectRef, require_current};
 use s3seal::format::ChunkSize;
+use s3seal::format::MAGIC;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::migrate::{MigrateRequest, Migration};
 use s3seal::pins::printable;
-use s3seal::store::SdkStore;
-use s3seal::transfer::download::DEFAULT_RANGE_BYTES;
-use s3seal::transfer::{Cancel, default_download_concurrency};
+use s3seal::store::{ObjectStore, SdkStore};
+use s3seal::transfer::download::{DEFAULT_RANGE_BYTES, FirstRange, StoreObject};
+use s3seal::transfer::{Cancel, NoProgress, Progress, default_download_concurrency};
 use s3seal::{Error, Result};
+use tokio::sync::Mutex;
 
+use super::batch::{BatchArgs, run_batch};
 use super::pins::PinArgs;
 use super::posture::{OwnerArgs, PostureMode, gate};
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
-    /// S3 Encryption Client object to re-encrypt in place, s3://BUCKET/KEY
-    src: String,
+    /// S3 Encryption Client object to re-encrypt in place, s3://BUCKET/KEY; with --recursive
+    /// the prefix s3://BUCKET/PREFIX; with --manifest the bucket of bare keys
+    src: Option<String>,
     /// KMS key for the new s3seal envelope: key id, ARN or alias/NAME
     #[arg(long, env = "S3SEAL_KMS_KEY_ID", value_name = "ID")]
     kms_key_id: String,
@@ -62,10 +72,77 @@ pub struct MigrateArgs {
     pub(super) output: json::OutputArgs,
     #[command(flatten)]
     pins: PinArgs,
+    #[command(flatten)]
+    batch: BatchArgs,
 }
 
-pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Result<()> {
-    let location = ObjectLocation::parse(&args.src)?;
+/// `migrate --manifest` / `--recursive`: every object, one report line each.
+async fn run_many(
+    global: &GlobalArgs, args: MigrateArgs, request: MigrateRequest, cancel: Cancel,
+) -> Result<ExitCode> {
+    let aws = s3seal::aws::connect(&global.aws_settings()).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let request = MigrateRequest {
+        pins: args.pins.resolve(&keyring).await?,
+        ..request
+    };
+    let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(
+        aws.s3.clone(),
+        args.owner.expected_owner.clone(),
+    ));
+    // Each bucket's posture is checked once, before its first write.
+    let checked: Mutex<HashSet<String>> = Mutex::default();
+    let op = |object: ObjectRef| {
+        let (store, keyring, request, aws, checked, cancel) = (
+            Arc::clone(&store),
+            &keyring,
+            &request,
+            &aws,
+            &checked,
+            cancel.clone(),
+        );
+        let (mode, owner) = (args.posture, &args.owner);
+        async move {
+            require_current(&*store, &object).await?;
+            let location = object.location;
+            let reader = StoreObject::new(Arc::clone(&store), location.clone());
+            if FirstRange::read(&reader, MAGIC.len() as u64)
+                .await?
+                .bytes
+                .starts_with(&MAGIC)
+            {
+                return Ok(Done::new("already-s3seal", None));
+            }
+            let migration = Migration::start(store, &location, DEFAULT_RANGE_BYTES).await?;
+            let mut passed = checked.lock().await;
+            if !passed.contains(&location.bucket) {
+                gate(aws, &location.bucket, mode, owner).await?;
+                passed.insert(location.bucket.clone());
+            }
+            drop(passed);
+            let quiet = |_: &str| -> Arc<dyn Progress> { Arc::new(NoProgress) };
+            let outcome = migration.run(keyring, request, quiet, cancel).await?;
+            let mut done = Done::new("migrated", Some(outcome.kms_key_arn));
+            done.extra
+                .insert("old_format".into(), outcome.old_format.to_string().into());
+            done.extra
+                .insert("old_kms_key_arn".into(), outcome.old_kms_key_arn.into());
+            Ok(done)
+        }
+    };
+    run_batch(
+        "migrate",
+        &args.batch,
+        Arc::clone(&store),
+        args.src.as_deref(),
+        args.output.quiet,
+        cancel.clone(),
+        op,
+    )
+    .await
+}
+
+pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Result<ExitCode> {
     let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
         Error::usage(format!(
             "--chunk-size {} must be a power of two from 64KiB to 16MiB",
@@ -82,6 +159,24 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
             temp_dir.display()
         )));
     }
+    let Some(src) = args
+        .batch
+        .single("migrate", args.src.as_deref(), args.output.json)?
+    else {
+        let request = MigrateRequest {
+            kms_key_id: args.kms_key_id.clone(),
+            expected_context: args.context.clone(),
+            sse_kms_key_id: args.sse_kms_key_id.clone(),
+            chunk_size,
+            part_size: args.part_size,
+            concurrency: args.concurrency,
+            temp_dir,
+            keep_instruction_file: args.keep_instruction_file,
+            pins: s3seal::pins::KeyPins::unpinned(),
+        };
+        return run_many(global, args, request, cancel).await;
+    };
+    let location = ObjectLocation::parse(src)?;
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     let store = Arc::new(SdkStore::new(
         aws.s3.clone(),
@@ -142,5 +237,5 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
             }
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

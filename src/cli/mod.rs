@@ -2,6 +2,7 @@
 //! ([`signals`]) and the mapping from errors to messages and exit codes. One file per
 //! subcommand beside it.
 
+mod batch;
 mod batch_task;
 mod config;
 mod docs;
@@ -16,6 +17,7 @@ mod presign;
 mod progress;
 mod put;
 mod rewrap;
+mod seal;
 mod signals;
 mod sync;
 mod tree;
@@ -100,6 +102,9 @@ enum Command {
     /// Re-encrypt an S3 Encryption Client (v2/v3) object into the s3seal format in place,
     /// verified before and after: s3seal migrate s3://BUCKET/KEY --kms-key-id ID
     Migrate(migrate::MigrateArgs),
+    /// Encrypt an existing plaintext object in place, or every object of a manifest or prefix:
+    /// s3seal seal s3://BUCKET/KEY --kms-key-id ID
+    Seal(seal::SealArgs),
     /// Run the S3 Batch Operations handler here on an event document and print its response:
     /// s3seal batch-task --event FILE (exit 0 all succeeded, 7 some failed, 3 integrity)
     BatchTask(batch_task::BatchTaskArgs),
@@ -121,6 +126,7 @@ impl Command {
             Command::Verify(a) if a.output.json => Some("verify"),
             Command::Rewrap(a) if a.output.json => Some("rewrap"),
             Command::Migrate(a) if a.output.json => Some("migrate"),
+            Command::Seal(a) if a.output.json => Some("seal"),
             Command::Inspect(a) if a.json => Some("inspect"),
             Command::Presign(a) if a.json => Some("presign"),
             Command::Posture(a) if a.json => Some("posture"),
@@ -212,9 +218,10 @@ pub fn main() -> ExitCode {
             Command::Posture(args) => posture::run(global, args).await,
             Command::Presign(args) => done(presign::run(global, args).await),
             Command::Inspect(args) => done(inspect::run(global, args).await),
-            Command::Verify(args) => done(verify::run(global, args, cancel).await),
-            Command::Rewrap(args) => done(rewrap::run(global, args, cancel).await),
-            Command::Migrate(args) => done(migrate::run(global, args, cancel).await),
+            Command::Verify(args) => verify::run(global, args, cancel).await,
+            Command::Rewrap(args) => rewrap::run(global, args, cancel).await,
+            Command::Migrate(args) => migrate::run(global, args, cancel).await,
+            Command::Seal(args) => seal::run(global, args, cancel).await,
             Command::BatchTask(args) => batch_task::run(global, args, cancel).await,
             Command::Config(args) => done(config::run(&context, &args)),
             Command::Completions(args) => done(docs::completions(&args)),

@@ -1,26 +1,32 @@
 //! `s3seal rewrap s3://BUCKET/KEY --kms-key-id NEW [--context K=V ...]`: move an object's data
 //! key under another KMS key and rewrite only its header (server-side copies for the body).
+//! With `--manifest` or `--recursive`, every object named there (a report line each).
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use s3seal::batch::report::Done;
+use s3seal::batch::{ObjectRef, require_current};
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::rewrap::{
     DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
 };
-use s3seal::store::SdkStore;
+use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::Cancel;
 use s3seal::{Error, Result};
 
+use super::batch::{BatchArgs, run_batch};
 use super::pins::PinArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size};
 
 #[derive(Args, Debug)]
 pub struct RewrapArgs {
-    /// Object to rewrap, s3://BUCKET/KEY
-    target: String,
+    /// Object to rewrap, s3://BUCKET/KEY; with --recursive the prefix s3://BUCKET/PREFIX; with
+    /// --manifest the bucket of bare keys
+    target: Option<String>,
     /// The KMS key that will wrap the data key from now on: key id, ARN or alias/NAME
     #[arg(long, value_name = "ID")]
     kms_key_id: String,
@@ -44,10 +50,16 @@ pub struct RewrapArgs {
     pub(super) output: json::OutputArgs,
     #[command(flatten)]
     pins: PinArgs,
+    #[command(flatten)]
+    batch: BatchArgs,
 }
 
-pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Result<()> {
-    let location = ObjectLocation::parse(&args.target)?;
+pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Result<ExitCode> {
+    let location = args
+        .batch
+        .single("rewrap", args.target.as_deref(), args.output.json)?
+        .map(ObjectLocation::parse)
+        .transpose()?;
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
@@ -60,16 +72,50 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
     };
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
-    let request = RewrapRequest {
+    let template = RewrapRequest {
         pins: args.pins.resolve(&keyring).await?,
-        location,
+        location: location.clone().unwrap_or(ObjectLocation {
+            bucket: String::new(),
+            key: String::new(),
+        }),
         new_kms_key_id: args.kms_key_id,
         new_context,
         sse_kms_key_id: args.sse_kms_key_id,
         copy_part_bytes: args.copy_part_size,
         concurrency: args.concurrency,
     };
-    let store = Arc::new(SdkStore::new(aws.s3.clone(), None));
+    let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
+    let Some(location) = location else {
+        let op = |object: ObjectRef| {
+            let (store, keyring, cancel) = (Arc::clone(&store), &keyring, cancel.clone());
+            let request = RewrapRequest {
+                location: object.location.clone(),
+                ..template.clone()
+            };
+            async move {
+                require_current(&*store, &object).await?;
+                let outcome = rewrap(store, keyring, &request, cancel).await?;
+                let mut done = Done::new("rewrapped", Some(outcome.new_kms_key_id));
+                done.extra
+                    .insert("old_kms_key_arn".into(), outcome.old_kms_key_id.into());
+                Ok(done)
+            }
+        };
+        return run_batch(
+            "rewrap",
+            &args.batch,
+            Arc::clone(&store),
+            args.target.as_deref(),
+            args.output.quiet,
+            cancel.clone(),
+            op,
+        )
+        .await;
+    };
+    let request = RewrapRequest {
+        location,
+        ..template
+    };
     let started = std::time::Instant::now();
     let outcome = rewrap(store, &keyring, &request, cancel).await?;
     if args.output.json {
@@ -107,5 +153,5 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
             }
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

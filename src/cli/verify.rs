@@ -1,10 +1,14 @@
 //! `s3seal verify SRC`: authenticate every chunk of an object (s3://, presigned URL or local
 //! file) in parallel and write no plaintext; exit 0 only if it is intact, 3 if not (naming the
-//! first bad chunk).
+//! first bad chunk). With `--manifest` or `--recursive`, every object named there (a report
+//! line each; exit 7 when some failed, 3 when any failed its integrity check).
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use s3seal::batch::report::Done;
+use s3seal::batch::{ObjectRef, require_current};
 use s3seal::kms::KmsKeyring;
 use s3seal::ops::open::Opened;
 use s3seal::ops::verify::{VerifyRequest, verify};
@@ -12,17 +16,19 @@ use s3seal::pins::printable;
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::transfer::download::{LocalFile, StoreObject};
-use s3seal::transfer::{Cancel, default_download_concurrency};
+use s3seal::transfer::{Cancel, NoProgress, default_download_concurrency};
 use s3seal::{Error, Result};
 
+use super::batch::{BatchArgs, run_batch};
 use super::inspect::SrcKind;
 use super::pins::PinArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size, progress};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// s3://BUCKET/KEY, a presigned https:// URL, or a local file holding an encrypted object
-    src: String,
+    /// s3://BUCKET/KEY, a presigned https:// URL, or a local file holding an encrypted object;
+    /// with --recursive the prefix s3://BUCKET/PREFIX; with --manifest the bucket of bare keys
+    src: Option<String>,
     /// Encryption-context pair the object must carry (repeatable)
     #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
     context: Vec<(String, String)>,
@@ -42,14 +48,73 @@ pub struct VerifyArgs {
     #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
     part_size: u64,
     #[command(flatten)]
+    batch: BatchArgs,
+    #[command(flatten)]
     pub(super) output: json::OutputArgs,
 }
 
-pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Result<()> {
+/// The KMS key an opened object's data key was wrapped under.
+fn key_of(opened: &Opened) -> Option<String> {
+    match opened {
+        Opened::S3seal(outcome) => Some(outcome.kms_key_arn.clone()),
+        Opened::S3ec(done) => done.kms_key_arn.clone(),
+    }
+}
+
+/// `verify --manifest` / `--recursive`: every object, one report line each.
+async fn run_many(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Result<ExitCode> {
+    let aws = s3seal::aws::connect(&global.aws_settings()).await?;
+    let keyring = KmsKeyring::new(aws.kms.clone());
+    let request = VerifyRequest {
+        pins: args.pins.resolve(&keyring).await?,
+        allow_s3ec: args.allow_s3ec,
+        expected_context: args.context.clone(),
+        allow_relocated: args.allow_relocated,
+        concurrency: args.concurrency,
+        unit_bytes: args.part_size,
+    };
+    let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
+    let op = |object: ObjectRef| {
+        let (store, keyring, request, cancel) =
+            (Arc::clone(&store), &keyring, &request, cancel.clone());
+        async move {
+            require_current(&*store, &object).await?;
+            let reader = StoreObject::new(Arc::clone(&store), object.location);
+            let opened = verify(
+                &reader,
+                Some(&*store),
+                keyring,
+                request,
+                Arc::new(NoProgress),
+                cancel,
+            )
+            .await?;
+            Ok(Done::new("verified", key_of(&opened)))
+        }
+    };
+    run_batch(
+        "verify",
+        &args.batch,
+        Arc::clone(&store),
+        args.src.as_deref(),
+        args.output.quiet,
+        cancel.clone(),
+        op,
+    )
+    .await
+}
+
+pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Result<ExitCode> {
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
-    let kind = SrcKind::parse(&args.src)?;
+    let Some(src) = args
+        .batch
+        .single("verify", args.src.as_deref(), args.output.json)?
+    else {
+        return run_many(global, args, cancel).await;
+    };
+    let kind = SrcKind::parse(src)?;
     let settings = global.aws_settings();
     let url_reader = match &kind {
         SrcKind::Url(url) => Some(UrlObject::new(url, &settings)?),
@@ -113,5 +178,5 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs, cancel: Cancel) -> Resul
             )),
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

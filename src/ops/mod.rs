@@ -5,7 +5,8 @@
 //! - [`inspect`]: what a header claims, without KMS;
 //! - [`verify`]: authenticate every byte, write nothing;
 //! - [`rewrap`]: move the data key under another KMS key without touching the chunks;
-//! - [`migrate`]: re-encrypt an S3 Encryption Client object into the s3seal format in place.
+//! - [`migrate`]: re-encrypt an S3 Encryption Client object into the s3seal format in place;
+//! - [`seal`]: encrypt an existing plaintext object in place.
 //!
 //! A new operation goes here, in its own file; the S3 calls it needs go through
 //! [`crate::store`], its KMS calls through [`crate::kms::Keyring`].
@@ -14,6 +15,7 @@ pub mod inspect;
 pub mod migrate;
 pub mod open;
 pub mod rewrap;
+pub mod seal;
 pub mod verify;
 
 #[cfg(test)]

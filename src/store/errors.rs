@@ -76,6 +76,7 @@ fn permission_for(operation: &str) -> &'static str {
         "ListParts" => "s3:ListMultipartUploadParts",
         "ListObjectsV2" => "s3:ListBucket",
         "DeleteObject" => "s3:DeleteObject",
+        "DeleteObjectVersion" => "s3:DeleteObjectVersion",
         _ => "s3:PutObject",
     }
 }

@@ -33,6 +33,7 @@ pub enum Call {
     ListParts,
     ListObjects,
     DeleteObject,
+    DeleteObjectVersion,
     GetObjectTagging,
 }
 
@@ -187,5 +188,6 @@ counted_calls! {
     list_objects(bucket: &str, prefix: &str, continuation: Option<String>)
         -> ObjectPage = ListObjects;
     delete_object(location: &ObjectLocation) -> () = DeleteObject;
+    delete_object_version(location: &ObjectLocation, version_id: &str) -> () = DeleteObjectVersion;
     get_object_tagging(location: &ObjectLocation) -> Vec<(String, String)> = GetObjectTagging;
 }

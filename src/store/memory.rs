@@ -345,6 +345,19 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
+    async fn delete_object_version(
+        &self, location: &ObjectLocation, version_id: &str,
+    ) -> StoreResult<()> {
+        // Objects here have no versions (HEAD reports none), so no caller has an id to delete.
+        Err(StoreError::answered(
+            Error::runtime(format!(
+                "version {version_id} of {location}: this in-memory store keeps no versions"
+            )),
+            404,
+            "NoSuchVersion",
+        ))
+    }
+
     async fn get_object_tagging(
         &self, location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>> {

@@ -244,6 +244,12 @@ pub trait ObjectStore: Send + Sync {
 
     async fn delete_object(&self, location: &ObjectLocation) -> StoreResult<()>;
 
+    /// Deletes exactly one version of an object (`seal --delete-plaintext-version`); under
+    /// Object Lock S3 refuses (AccessDenied) and the version stays.
+    async fn delete_object_version(
+        &self, location: &ObjectLocation, version_id: &str,
+    ) -> StoreResult<()>;
+
     async fn get_object_tagging(
         &self, location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>>;

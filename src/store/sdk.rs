@@ -423,6 +423,17 @@ impl ObjectStore for SdkStore {
         Ok(())
     }
 
+    async fn delete_object_version(
+        &self, location: &ObjectLocation, version_id: &str,
+    ) -> StoreResult<()> {
+        on_object!(self, delete_object, location)
+            .version_id(version_id)
+            .send()
+            .await
+            .map_err(|e| s3_error("DeleteObjectVersion", location, e))?;
+        Ok(())
+    }
+
     async fn get_object_tagging(
         &self, location: &ObjectLocation,
     ) -> StoreResult<Vec<(String, String)>> {
