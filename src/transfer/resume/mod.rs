@@ -12,3 +12,6 @@ pub mod upload;
 
 pub use journal::{Journal, JournalDir, state_dir};
 pub use upload::{ResumableOutcome, upload_resumable};
+
+#[cfg(test)]
+mod tests;
