@@ -14,8 +14,10 @@ mod posture;
 mod presign;
 mod progress;
 mod put;
+mod resumable;
 mod rewrap;
 mod signals;
+mod uploads;
 mod verify;
 
 use std::path::PathBuf;
@@ -94,6 +96,8 @@ enum Command {
     /// Re-encrypt an S3 Encryption Client (v2/v3) object into the s3seal format in place,
     /// verified before and after: s3seal migrate s3://BUCKET/KEY --kms-key-id ID
     Migrate(migrate::MigrateArgs),
+    /// Open multipart uploads: `s3seal uploads list [s3://BUCKET[/PREFIX]]`, `s3seal uploads abort s3://BUCKET/KEY`
+    Uploads(uploads::UploadsArgs),
     /// The config file of defaults: `s3seal config show` prints each effective value and its origin
     Config(config::ConfigArgs),
     /// Print a shell completion script: s3seal completions bash|zsh|fish|powershell|elvish
@@ -204,6 +208,7 @@ pub fn main() -> ExitCode {
             Command::Verify(args) => done(verify::run(global, args, cancel).await),
             Command::Rewrap(args) => done(rewrap::run(global, args, cancel).await),
             Command::Migrate(args) => done(migrate::run(global, args, cancel).await),
+            Command::Uploads(args) => done(uploads::run(global, args).await),
             Command::Config(args) => done(config::run(&context, &args)),
             Command::Completions(args) => done(docs::completions(&args)),
             Command::Man(args) => done(docs::man(&args)),
