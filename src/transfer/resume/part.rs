@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::format::ChunkCipher;
@@ -68,7 +67,7 @@ impl PartSource {
             let mut part = part;
             seal_part(&cipher, &mut part);
             let bytes = &part.bytes[..part.len];
-            let sha256 = hex::encode(Sha256::digest(bytes));
+            let sha256 = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes));
             let crc32c = base64::engine::general_purpose::STANDARD
                 .encode(crc32c::crc32c(bytes).to_be_bytes());
             SealedPart {
