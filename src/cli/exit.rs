@@ -24,8 +24,9 @@ Exit codes:
        `--posture strict`, also warn or unknown)
   5    `s3seal posture` only: verdict warn
   6    `s3seal posture` only: verdict unknown (a check could not read what it needs)
-  130  interrupted by SIGINT (Ctrl-C): multipart uploads are aborted and temporary
-       files removed; a second signal exits at once
+  130  interrupted by SIGINT (Ctrl-C): multipart uploads are aborted (kept for the
+       next run with `put --resumable`) and temporary files removed; a second
+       signal exits at once
   143  interrupted by SIGTERM (as 130)
   129  interrupted by SIGHUP (as 130)";
 
