@@ -25,6 +25,27 @@ pub fn refuse_stream(resumable: bool, src: &str) -> Result<()> {
     Ok(())
 }
 
+/// `get --resumable` needs a file destination.
+pub fn refuse_stdout(resumable: bool, to_stdout: bool) -> Result<()> {
+    if resumable && to_stdout {
+        return Err(Error::usage_hint(
+            "--resumable needs a file destination: what went to stdout cannot be taken back",
+            "give a file destination, or drop --resumable",
+        ));
+    }
+    Ok(())
+}
+
+/// `get --resumable` fetches whole objects.
+pub fn refuse_range(range: bool) -> Result<()> {
+    if range {
+        return Err(Error::usage(
+            "--resumable downloads the whole object; it cannot be combined with --range",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a `put` to `dest` goes the resumable way: asked for, or an interrupted resumable
 /// upload of `dest` waits in the journal.
 pub fn wanted(asked: bool, dest: &ObjectLocation) -> bool {

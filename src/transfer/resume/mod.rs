@@ -6,6 +6,7 @@
 //! Callable from the library with the same [`crate::transfer::upload::UploadRequest`] as a
 //! plain upload ([`upload_resumable`]), so tree uploads can resume the file that was in flight.
 
+pub(crate) mod download;
 pub mod journal;
 mod part;
 pub mod upload;
