@@ -406,3 +406,158 @@ fn resumable_is_refused_for_stdin() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("stdin cannot be read again"), "{stderr}");
 }
+
+/// A `get --resumable` through a proxy to the s3s server, 1 MiB chunks in 4 MiB ranges, one
+/// range at a time.
+struct Download {
+    proxy: Proxy,
+    dir: tempfile::TempDir,
+    key: String,
+}
+
+impl Download {
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out.bin")
+    }
+
+    fn sidecar(&self) -> PathBuf {
+        self.dir.path().join(".out.bin.s3seal-partial.json")
+    }
+
+    /// `s3seal` with S3 through the proxy (no arguments yet).
+    fn base(&self) -> assert_cmd::Command {
+        let mut c = s3seal(Target::S3s);
+        c.env("AWS_ENDPOINT_URL_S3", self.proxy.endpoint())
+            .timeout(Duration::from_secs(120));
+        c
+    }
+
+    fn args(&self) -> Vec<String> {
+        let out = self.out().to_str().unwrap().to_string();
+        let get = [
+            "get",
+            &s3_uri(&self.key),
+            &out,
+            "--resumable",
+            "--part-size",
+            "4MiB",
+        ];
+        get.iter()
+            .chain(&["--concurrency", "1", "--quiet"])
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = self.base();
+        c.args(self.args());
+        c
+    }
+
+    /// Ranges the sidecar records as verified.
+    fn verified(&self) -> usize {
+        std::fs::read_to_string(self.sidecar()).map_or(0, |t| t.lines().count().saturating_sub(1))
+    }
+
+    /// Holds the ranged GET of chunks 12.. (the 4th range), kills the get once the three
+    /// ranges before it are verified, and lets every request through again.
+    fn kill_half_way(&self) {
+        let raw = Store::s3s().get_raw(&self.key);
+        let header = s3seal::format::ParsedHeader::header_len(&raw).unwrap() as u64;
+        let start = header + 12 * (MIB as u64 + 16);
+        let mut matcher = Match::get_object();
+        matcher.header_has = Some(("range", format!("bytes={start}-")));
+        let stall = Fault::stall(Dir::Down, 0, Duration::from_secs(600));
+        self.proxy
+            .set_rules(vec![Rule::new(matcher, stall, u32::MAX)]);
+        let mut child = std_command(&self.base())
+            .args(self.args())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let limit = std::time::Instant::now() + Duration::from_secs(60);
+        while self.verified() < 3 {
+            assert!(
+                std::time::Instant::now() < limit,
+                "three ranges never verified: {:?} {:?}",
+                std::fs::read_to_string(self.sidecar()),
+                self.proxy.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        self.proxy.set_rules(vec![]);
+        assert!(!self.out().exists(), "nothing at the destination yet");
+    }
+
+    fn gets(&self) -> usize {
+        self.proxy
+            .log()
+            .iter()
+            .filter(|l| l.starts_with("GET "))
+            .count()
+    }
+}
+
+fn put_s3s(key: &str, plain: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, plain).unwrap();
+    s3seal(Target::S3s)
+        .args(["put", src.to_str().unwrap(), &s3_uri(key)])
+        .args([
+            "--kms-key-id",
+            &env().kms_alias,
+            "--posture",
+            "off",
+            "--quiet",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_killed_download_resumes_with_only_the_missing_ranges() {
+    let plain = data(24 * MIB, 18); // 24 chunks: six ranges of four
+    let d = Download {
+        proxy: Proxy::http(&env().s3s, &env().ca, vec![]),
+        dir: tempfile::tempdir().unwrap(),
+        key: unique_key("resume-get"),
+    };
+    put_s3s(&d.key, &plain);
+    d.kill_half_way();
+    use std::os::unix::fs::PermissionsExt;
+    let partial = d.dir.path().join(".out.bin.s3seal-partial");
+    assert_eq!(
+        std::fs::metadata(&partial).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let before = d.gets();
+    d.cmd().assert().success();
+    // The first read (header and object size), then ranges 4 to 6 only.
+    assert_eq!(d.gets() - before, 1 + 3);
+    assert!(std::fs::read(d.out()).unwrap() == plain);
+    assert!(
+        !partial.exists() && !d.sidecar().exists(),
+        "nothing left beside it"
+    );
+}
+
+#[test]
+fn an_object_overwritten_between_kill_and_resume_is_fetched_from_the_start() {
+    let d = Download {
+        proxy: Proxy::http(&env().s3s, &env().ca, vec![]),
+        dir: tempfile::tempdir().unwrap(),
+        key: unique_key("resume-get-etag"),
+    };
+    put_s3s(&d.key, &data(24 * MIB, 19));
+    d.kill_half_way();
+    let newer = data(24 * MIB, 20);
+    put_s3s(&d.key, &newer);
+    let before = d.gets();
+    d.cmd().assert().success();
+    assert_eq!(d.gets() - before, 1 + 6, "every range fetched again");
+    assert!(std::fs::read(d.out()).unwrap() == newer);
+}
