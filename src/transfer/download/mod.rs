@@ -16,7 +16,7 @@ mod check;
 mod output;
 pub mod reader;
 pub mod sink;
-mod temp;
+pub(crate) mod temp;
 
 use std::ops::Range;
 use std::path::PathBuf;

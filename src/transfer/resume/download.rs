@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::transfer::download::temp::dir_and_name;
 
 /// What the verified ranges belong to: any difference starts the download over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,14 +72,7 @@ impl PartialDownload {
     /// Opens (or starts) the partial download of `meta` to `dest`; returns it and the chunk
     /// ranges already verified and on disk.
     pub fn open(dest: &Path, meta: &PartialMeta) -> Result<(PartialDownload, Vec<Range<u64>>)> {
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let (dir, name) = dir_and_name(dest);
         let data_path = dir.join(format!(".{name}.s3seal-partial"));
         let sidecar_path = dir.join(format!(".{name}.s3seal-partial.json"));
         let io = |p: &Path| {

@@ -12,6 +12,7 @@ use base64::Engine;
 use crate::error::{Error, Result};
 use crate::format::ChunkCipher;
 use crate::transfer::cpu::on_cpu_pool;
+use crate::transfer::envelope::NewEnvelope;
 use crate::transfer::plan::PartPlan;
 use crate::transfer::pool::BufferPool;
 use crate::transfer::seal::{PartBuf, read_part, seal_part};
@@ -38,6 +39,25 @@ pub(crate) struct PartSource {
 }
 
 impl PartSource {
+    /// The parts of the `size`-byte file at `path`, sealed with `envelope` under `header`.
+    pub fn new(
+        path: &Path, envelope: &NewEnvelope, header: &[u8], part_size: u64, size: u64,
+    ) -> Result<PartSource> {
+        let plan = PartPlan::new(
+            envelope.chunk_size(),
+            header.len() as u64,
+            part_size,
+            Some(size),
+        )?;
+        Ok(PartSource {
+            path: path.into(),
+            plan,
+            header: header.into(),
+            cipher: Arc::new(envelope.cipher()),
+            pool: Arc::new(BufferPool::default()),
+        })
+    }
+
     /// Reads part `number` from its offset in the file, seals it and hashes it.
     pub async fn seal(&self, number: u32) -> Result<SealedPart> {
         let chunks = self

@@ -35,7 +35,6 @@ use crate::kms::Keyring;
 use crate::store::{ObjectStore, PartReceipt, WriteOptions, abort_quietly};
 use crate::transfer::envelope::{NewEnvelope, context_for};
 use crate::transfer::plan::PartPlan;
-use crate::transfer::pool::BufferPool;
 use crate::transfer::source::changed_error;
 use crate::transfer::upload::{Source, UploadOutcome, UploadRequest, upload};
 use crate::transfer::{Cancel, Progress};
@@ -245,19 +244,8 @@ async fn decide(
         ));
     };
     let envelope = NewEnvelope::from_header(keyring, &header).await?;
-    let plan = PartPlan::new(
-        envelope.chunk_size(),
-        header.len() as u64,
-        journal.part_size,
-        Some(identity.size),
-    )?;
-    let source = PartSource {
-        path: path.into(),
-        plan,
-        header: header.clone().into(),
-        cipher: Arc::new(envelope.cipher()),
-        pool: Arc::new(BufferPool::default()),
-    };
+    let source = PartSource::new(path, &envelope, &header, journal.part_size, identity.size)?;
+    let plan = source.plan;
     let listed: BTreeMap<u32, _> = listed.into_iter().map(|p| (p.number, p)).collect();
     let candidates: BTreeSet<u32> = listed.keys().chain(ledger.sealed.keys()).copied().collect();
     let mut have = BTreeMap::new();
@@ -333,21 +321,9 @@ async fn send(
         skipped_bytes,
     } = ready;
     let dest = journal.location();
-    let plan = PartPlan::new(
-        envelope.chunk_size(),
-        header.len() as u64,
-        journal.part_size,
-        Some(identity.size),
-    )?;
-    let count = plan.part_count().unwrap_or(1);
+    let source = PartSource::new(path, &envelope, &header, journal.part_size, identity.size)?;
+    let count = source.plan.part_count().unwrap_or(1);
     let skipped_parts = have.len() as u32;
-    let source = PartSource {
-        path: path.into(),
-        plan,
-        header: header.clone().into(),
-        cipher: Arc::new(envelope.cipher()),
-        pool: Arc::new(BufferPool::default()),
-    };
     let ledger = Arc::new(journals.ledger_writer(&dest)?);
     progress.start(Some(identity.size));
     progress.advance(skipped_bytes);
