@@ -30,8 +30,9 @@ Exit codes:
   7    runs over many objects (--recursive, sync, --manifest, batch-task): some
        objects failed, the others succeeded (each failure is reported; an
        integrity failure of any object makes it 3)
-  130  interrupted by SIGINT (Ctrl-C): multipart uploads are aborted and temporary
-       files removed; a second signal exits at once
+  130  interrupted by SIGINT (Ctrl-C): multipart uploads are aborted (kept for the
+       next run with `put --resumable`) and temporary files removed; a second
+       signal exits at once
   143  interrupted by SIGTERM (as 130)
   129  interrupted by SIGHUP (as 130)";
 

@@ -19,7 +19,7 @@ use s3seal::{Error, Result};
 
 use super::pins::PinArgs;
 use super::tree::TreeArgs;
-use super::{GlobalArgs, json, parse_pair, parse_size, progress};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress, resumable};
 
 /// Shown at the end of `get --help`: the one way stdout output can be partial.
 const AFTER_HELP: &str = "\
@@ -70,6 +70,11 @@ pub struct GetArgs {
     /// S3EC object for another (or for an s3seal object) unnoticed
     #[arg(long)]
     allow_s3ec: bool,
+    /// To a file: if interrupted, keep the verified chunks beside the destination
+    /// (`.NAME.s3seal-partial`, mode 0600) with a sidecar, so the same command fetches only
+    /// what is missing (pinned to the object's ETag; an overwritten object starts over)
+    #[arg(long, visible_alias = "resume")]
+    resumable: bool,
     #[command(flatten)]
     pins: PinArgs,
     #[command(flatten)]
@@ -176,9 +181,13 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
         Sink::BufferedStdout
     } else if args.dst == "-" {
         Sink::Stdout
+    } else if args.resumable {
+        resumable::refuse_range(args.range.is_some())?;
+        Sink::ResumableFile(PathBuf::from(&args.dst))
     } else {
         Sink::File(PathBuf::from(&args.dst))
     };
+    resumable::refuse_stdout(args.resumable, sink.is_stdout())?;
     let aws = s3seal::aws::connect(&settings).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let pins = args.pins.resolve(&keyring).await?;

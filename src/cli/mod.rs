@@ -16,11 +16,13 @@ mod posture;
 mod presign;
 mod progress;
 mod put;
+mod resumable;
 mod rewrap;
 mod seal;
 mod signals;
 mod sync;
 mod tree;
+mod uploads;
 mod verify;
 
 use std::path::PathBuf;
@@ -108,6 +110,8 @@ enum Command {
     /// Run the S3 Batch Operations handler here on an event document and print its response:
     /// s3seal batch-task --event FILE (exit 0 all succeeded, 7 some failed, 3 integrity)
     BatchTask(batch_task::BatchTaskArgs),
+    /// Open multipart uploads: `s3seal uploads list [s3://BUCKET[/PREFIX]]`, `s3seal uploads abort s3://BUCKET/KEY`
+    Uploads(uploads::UploadsArgs),
     /// The config file of defaults: `s3seal config show` prints each effective value and its origin
     Config(config::ConfigArgs),
     /// Print a shell completion script: s3seal completions bash|zsh|fish|powershell|elvish
@@ -223,6 +227,7 @@ pub fn main() -> ExitCode {
             Command::Migrate(args) => migrate::run(global, args, cancel).await,
             Command::Seal(args) => seal::run(global, args, cancel).await,
             Command::BatchTask(args) => batch_task::run(global, args, cancel).await,
+            Command::Uploads(args) => done(uploads::run(global, args).await),
             Command::Config(args) => done(config::run(&context, &args)),
             Command::Completions(args) => done(docs::completions(&args)),
             Command::Man(args) => done(docs::man(&args)),

@@ -11,13 +11,14 @@ use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::store::SdkStore;
 use s3seal::transfer::Source;
+use s3seal::transfer::resume::ResumableOutcome;
 use s3seal::transfer::upload::{UploadRequest, upload};
 use s3seal::transfer::{Cancel, default_concurrency, plan::DEFAULT_PART_BYTES};
 use s3seal::{Error, Result};
 
 use super::posture::{OwnerArgs, PostureMode, gate};
 use super::tree::{ObjectSettingsArgs, TreeArgs, check_lock};
-use super::{GlobalArgs, json, parse_pair, parse_size, progress};
+use super::{GlobalArgs, json, parse_pair, parse_size, progress, resumable};
 
 #[derive(Args, Debug)]
 pub struct PutArgs {
@@ -59,6 +60,12 @@ pub struct PutArgs {
     /// presigned URL destination (no bucket is read)
     #[arg(long, value_enum)]
     posture: Option<PostureMode>,
+    /// For a file: if the upload is interrupted, keep its multipart upload and a journal (in
+    /// $XDG_STATE_HOME/s3seal/, else ~/.local/state/s3seal/), so the same command continues it
+    /// after proving the stored parts match the file. Not for stdin: a stream cannot be read
+    /// again. A later `put` of the same destination resumes without the flag
+    #[arg(long, visible_alias = "resume")]
+    resumable: bool,
     #[command(flatten)]
     owner: OwnerArgs,
     #[command(flatten)]
@@ -142,6 +149,7 @@ async fn run_one(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         return Err(Error::usage("--concurrency must be at least 1"));
     }
     debug_assert_eq!(DEFAULT_PART_BYTES, 8 << 20);
+    resumable::refuse_stream(args.resumable, &args.src)?;
     let source = if args.src == "-" {
         match args.expected_size {
             Some(expected_size) => Source::StreamWithHint {
@@ -202,7 +210,16 @@ async fn run_one(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
     };
     let started = std::time::Instant::now();
     let progress = progress::reporter(args.output.quiet, "sealing");
-    let outcome = upload(store, &keyring, source, &request, progress, cancel).await?;
+    let (outcome, resumed) = match source {
+        Source::File(path) if resumable::wanted(args.resumable, &request.dest) => {
+            let done = resumable::put(store, &keyring, &path, &request, progress, cancel).await?;
+            (done.upload.clone(), Some(done))
+        }
+        source => (
+            upload(store, &keyring, source, &request, progress, cancel).await?,
+            None,
+        ),
+    };
     report(
         &args.src,
         args.output,
@@ -216,6 +233,7 @@ async fn run_one(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
             kms_key_arn: outcome.kms_key_arn,
             sse_kms_key_id: outcome.sse_kms_key_id,
             etag: outcome.etag,
+            resumed,
         },
     );
     Ok(())
@@ -232,6 +250,8 @@ struct Sealed {
     kms_key_arn: String,
     sse_kms_key_id: String,
     etag: Option<String>,
+    /// What a resumable upload skipped or why it started afresh.
+    resumed: Option<ResumableOutcome>,
 }
 
 /// The JSON document and the summary line of a `put`.
@@ -250,9 +270,15 @@ fn report(src: &str, output: json::OutputArgs, started: std::time::Instant, done
         if let Some(via) = &done.via {
             doc["via_presigned_url"] = via.clone().into();
         }
+        if let Some(r) = &done.resumed {
+            doc["resume"] = resumable::json(r);
+        }
         json::emit("put", started, doc);
     }
     if !output.quiet {
+        if let Some(r) = &done.resumed {
+            resumable::say(r);
+        }
         let how = match done.parts {
             0 => "single PUT".to_string(),
             n => format!("{n} parts"),
@@ -276,6 +302,11 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
     let parsed = s3seal::presign::ParsedUrl::parse(&args.dest)?;
     parsed.location()?;
     refuse_bucket_options(&args)?;
+    if args.resumable {
+        return Err(Error::usage(
+            "--resumable needs an s3://BUCKET/KEY destination: a presigned URL takes one PUT",
+        ));
+    }
     s3seal::transfer::url_put::require_signed_sse(&parsed, &redact_url(&args.dest))?;
     let source = if args.src == "-" {
         Source::Stream(Box::new(std::io::stdin()))
@@ -313,6 +344,7 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
             kms_key_arn: outcome.kms_key_arn,
             sse_kms_key_id: request.sse_kms_key_id,
             etag: None,
+            resumed: None,
         },
     );
     Ok(())

@@ -273,7 +273,7 @@ pub async fn open_envelope(
         ));
     }
     match sink {
-        Sink::File(path) => {
+        Sink::File(path) | Sink::ResumableFile(path) => {
             let dest = resolve_destination(path, &reader.location().key)?;
             let tmp = TempFile::beside(&dest)?;
             let (written, arn) = decrypt_to_file(

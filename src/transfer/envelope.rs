@@ -1,11 +1,13 @@
 //! The envelope of a new object, set up the same way for every writer (`put`, the upload
 //! through a presigned URL): a fresh KMS data key under the object's encryption context
 //! (bound to its bucket and key), a random message id, the derived keys, and the header
-//! fields. The plaintext data key is dropped as soon as the keys are derived.
+//! fields. The plaintext data key is dropped as soon as the keys are derived. A resumable
+//! upload rebuilds the same envelope from its sealed header ([`NewEnvelope::from_header`]).
 
 use crate::error::{Error, Result};
 use crate::format::{
     Backend, ChunkCipher, ChunkSize, EncryptionContext, HeaderFields, MessageId, ObjectKeys,
+    ParsedHeader,
 };
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
@@ -52,6 +54,26 @@ impl NewEnvelope {
             fields,
             key_arn: new_key.key_arn,
             header_len,
+        })
+    }
+
+    /// The envelope of an upload begun earlier, from its sealed header: the data key is
+    /// unwrapped by KMS (under the header's context) and the header's commitment and MAC are
+    /// checked, so the keys are exactly the ones the header was sealed with (resumable uploads).
+    pub async fn from_header(keyring: &impl Keyring, header: &[u8]) -> Result<Self> {
+        let parsed = ParsedHeader::parse(header)?;
+        let fields = parsed.fields.clone();
+        let unwrapped = keyring
+            .decrypt(&fields.key_id, &fields.wrapped_key, &fields.context)
+            .await?;
+        let verified = parsed.verify(&unwrapped.key)?;
+        drop(unwrapped.key);
+        let keys = verified.keys().clone_for_epochs();
+        Ok(NewEnvelope {
+            keys,
+            key_arn: unwrapped.key_arn.unwrap_or_else(|| fields.key_id.clone()),
+            header_len: header.len(),
+            fields,
         })
     }
 

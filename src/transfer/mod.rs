@@ -2,6 +2,7 @@
 //! - up: [`source`] (files, streams, change detection) -> `seal` (parts read into their send
 //!   buffers and sealed in place) -> `parts` (the memory budget) -> [`upload`] (single PUT or
 //!   multipart orchestration, abort on failure); [`url_put`] is the same for a presigned URL;
+//!   [`resume`] is the resumable upload of a file (journal, proof, missing parts only);
 //! - down: [`download`] (first read, header checks, concurrent ranged reads, open, output);
 //! - shared: `envelope` (a new object's keys and header), `pool` (the one buffer pool),
 //!   `cpu` (the one way to run CPU work from async code), [`plan`] (part planning).
@@ -16,6 +17,7 @@ mod envelope;
 mod parts;
 pub mod plan;
 mod pool;
+pub mod resume;
 mod seal;
 pub mod source;
 pub mod upload;

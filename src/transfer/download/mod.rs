@@ -16,7 +16,7 @@ mod check;
 mod output;
 pub mod reader;
 pub mod sink;
-mod temp;
+pub(crate) mod temp;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::format::{Backend, ChunkCipher, FormatError, Layout, ParsedHeader, header};
 use crate::kms::Keyring;
 use crate::pins::KeyPins;
+use crate::transfer::resume::download::{PartialDownload, PartialMeta, covered};
 
 pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
@@ -160,8 +161,12 @@ pub async fn download(
         .step_by(per_unit as usize)
         .map(|s| s..(s + per_unit).min(chunks.end))
         .collect();
-    let mut writer = Writer::open(sink, &reader.location().key)?;
+    let (mut writer, units, record) = match sink {
+        Sink::ResumableFile(path) => resumable_writer(path, reader, &first, &layout, units)?,
+        _ => (Writer::open(sink, &reader.location().key)?, units, None),
+    };
     let fetcher = Fetcher {
+        record,
         reader,
         layout,
         cipher,
@@ -195,6 +200,7 @@ pub async fn download(
         result = run => result?,
         _ = cancel.cancelled() => return Err(Error::Interrupted),
     };
+    drop(fetcher);
     let destination = writer.commit().await?;
     progress.finish();
     Ok(DownloadOutcome {
@@ -216,6 +222,41 @@ struct Fetcher<'a, R> {
     pool: Arc<BufferPool>,
     /// The temporary file, when ranges are written where they belong as they verify.
     positioned: Option<Arc<std::fs::File>>,
+    /// A resumable download's partial file, where each written range is recorded.
+    record: Option<Arc<PartialDownload>>,
+}
+
+type Units = Vec<Range<u64>>;
+
+/// The writer of a resumable download, the units still missing, and where to record them.
+/// Without an ETag to pin to, nothing can be resumed: everything is fetched.
+fn resumable_writer(
+    path: &std::path::Path, reader: &impl RangeReader, first: &FirstRange, layout: &Layout,
+    units: Units,
+) -> Result<(Writer, Units, Option<Arc<PartialDownload>>)> {
+    let location = reader.location();
+    let dest = resolve_destination(path, &location.key)?;
+    let meta = PartialMeta {
+        version: 1,
+        bucket: location.bucket.clone(),
+        key: location.key.clone(),
+        etag: first.etag().unwrap_or_default().to_string(),
+        ciphertext_len: layout.ciphertext_len()?,
+        plaintext_len: layout.plaintext_len(),
+        chunk_size: layout.chunk_size().bytes(),
+    };
+    let (partial, done) = PartialDownload::open(&dest, &meta)?;
+    let units = if meta.etag.is_empty() {
+        units
+    } else {
+        units.into_iter().filter(|u| !covered(&done, u)).collect()
+    };
+    let partial = Arc::new(partial);
+    Ok((
+        Writer::Resumable(Arc::clone(&partial)),
+        units,
+        Some(partial),
+    ))
 }
 
 impl<R: RangeReader> Fetcher<'_, R> {
@@ -238,6 +279,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
             }
         }
         let chunks = unit.end - unit.start;
+        let unit_range = unit.clone();
         let cipher = Arc::clone(&self.cipher);
         let want = self.want.clone();
         let (buf, pieces) = on_cpu_pool(move || {
@@ -250,6 +292,14 @@ impl<R: RangeReader> Fetcher<'_, R> {
             Some(file) => write_pieces(Arc::clone(file), buf, pieces, self.want.start).await?,
             None => (buf, pieces),
         };
+        if let Some(partial) = &self.record {
+            let partial = Arc::clone(partial);
+            let unit = unit_range;
+            tokio::task::spawn_blocking(move || partial.record(unit))
+                .await
+                .expect("sidecar task panicked")
+                .map_err(|e| Error::io("the resumable download's sidecar", e))?;
+        }
         let plain_bytes = pieces.iter().map(|(_, r)| (r.end - r.start) as u64).sum();
         Ok(Opened {
             buf,

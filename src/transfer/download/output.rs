@@ -1,7 +1,8 @@
 //! The download's writer for one [`Sink`]: a file through a [`TempFile`] written with
 //! positioned writes as soon as each range verified (ranges finish in any order), stdout
 //! written in order by the consumer on a blocking thread, stdout through a private temporary
-//! file copied out only once everything verified, or nothing (verify only).
+//! file copied out only once everything verified, a resumable partial file, or nothing (verify
+//! only).
 
 use std::io::Write;
 use std::ops::Range;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use super::TempFile;
 use super::sink::{Sink, raw_stdout, resolve_destination, start_writeback, write_at};
 use crate::error::{Error, Result};
+use crate::transfer::resume::download::PartialDownload;
 
 pub(crate) enum Writer {
     /// Written with positioned writes by the range tasks themselves.
@@ -23,6 +25,9 @@ pub(crate) enum Writer {
         tmp: TempFile,
         file: Arc<std::fs::File>,
     },
+    /// Written with positioned writes into a partial file kept across interruptions, each
+    /// range recorded in its sidecar once on disk.
+    Resumable(Arc<PartialDownload>),
     /// Written in order by the consumer, on a blocking thread.
     Stdout(Option<Box<dyn Write + Send>>),
     Discard,
@@ -31,7 +36,7 @@ pub(crate) enum Writer {
 impl Writer {
     pub fn open(sink: &Sink, key: &str) -> Result<Writer> {
         Ok(match sink {
-            Sink::File(path) => {
+            Sink::File(path) | Sink::ResumableFile(path) => {
                 let dest = resolve_destination(path, key)?;
                 let tmp = TempFile::beside(&dest)?;
                 let file = Arc::new(tmp.handle()?);
@@ -51,6 +56,7 @@ impl Writer {
     pub fn positioned(&self) -> Option<Arc<std::fs::File>> {
         match self {
             Writer::File { file, .. } | Writer::Buffered { file, .. } => Some(Arc::clone(file)),
+            Writer::Resumable(partial) => Some(Arc::clone(&partial.data)),
             _ => None,
         }
     }
@@ -92,6 +98,11 @@ impl Writer {
                 drop(file);
                 tmp.copy_to_stdout().await?;
                 Ok(None)
+            }
+            Writer::Resumable(partial) => {
+                let partial = Arc::try_unwrap(partial)
+                    .unwrap_or_else(|_| panic!("every range task finished"));
+                Ok(Some(partial.commit().await?))
             }
             Writer::Stdout(Some(mut out)) => {
                 tokio::task::spawn_blocking(move || out.flush())

@@ -14,6 +14,10 @@ pub enum Sink {
     /// A file, written through a temporary file and renamed when complete. An existing
     /// directory receives a file named after the key's last segment.
     File(PathBuf),
+    /// A file, resumable (`get --resumable`): verified chunks are kept beside it with a
+    /// sidecar when interrupted, and the next download there fetches only what is missing
+    /// (`crate::transfer::resume`). Objects of other formats are written as to [`Sink::File`].
+    ResumableFile(PathBuf),
     Stdout,
     /// Stdout, but nothing before the whole object verified: decrypted into a private
     /// temporary file first (`get ... - --buffer-to-temp`), then copied out.

@@ -89,14 +89,7 @@ pub struct TempFile {
 impl TempFile {
     /// A temporary file beside `dest` (same directory, so it can take `dest`'s name atomically).
     pub fn beside(dest: &Path) -> Result<TempFile> {
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let (dir, name) = dir_and_name(dest);
         let mut file = Self::in_dir(&dir, &name)?;
         file.dest = Some(dest.to_path_buf());
         Ok(file)
@@ -196,6 +189,19 @@ impl TempFile {
         stdout.flush().await.map_err(|e| Error::io("stdout", e))?;
         Ok(())
     }
+}
+
+/// The directory of `dest` (`.` for a bare name) and its file name.
+pub(crate) fn dir_and_name(dest: &Path) -> (PathBuf, String) {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    (dir, name)
 }
 
 /// Names `.NAME.XXXXXX.s3seal-tmp`, from `prefix` = `.NAME.`.
