@@ -588,3 +588,34 @@ fn an_object_overwritten_between_kill_and_resume_is_fetched_from_the_start() {
     assert_eq!(d.gets() - before, 1 + 6, "every range fetched again");
     assert!(std::fs::read(d.out()).unwrap() == newer);
 }
+
+#[test]
+fn ctrl_c_keeps_a_resumable_upload_open_and_says_how_to_resume() {
+    let plain = data(17 * MIB, 21);
+    let run = Run::new(Target::Moto, "resume-sigint", &plain, hold_part(2));
+    let err = run.files.path().join("stderr.txt");
+    let child = std_command(&run.cmd())
+        .args(run.put_args("5MiB", "1"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("part 1 stored", Duration::from_secs(60), || {
+        run.stored_parts() >= 1
+    });
+    common::process::sigint(child.id());
+    let (code, stderr) = common::process::finish(child, &err, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("stays open to be resumed"), "{stderr}");
+    assert_eq!(
+        Store::moto().open_uploads(&run.key),
+        1,
+        "kept for the next run"
+    );
+    assert!(run.journal_file("json").is_some());
+    run.cmd()
+        .args(["uploads", "abort", &s3_uri(&run.key)])
+        .assert()
+        .success();
+    assert_eq!(Store::moto().open_uploads(&run.key), 0);
+}
