@@ -13,7 +13,7 @@ use crate::location::ObjectLocation;
 use crate::store::failure::{Call, FailureStore, Fault};
 use crate::store::memory::MemoryStore;
 use crate::testing::TestKeyring;
-use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
+use crate::transfer::download::{Sink, StoreObject, download};
 use crate::transfer::{Cancel, NoProgress};
 
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/mine";
@@ -71,14 +71,7 @@ impl Setup {
     async fn get(&self) -> Vec<u8> {
         let out = self.dir.path().join("out.bin");
         let reader = StoreObject::new(Arc::clone(&self.store) as _, location());
-        let request = DownloadRequest {
-            expected_context: vec![],
-            allow_relocated: false,
-            pins: Default::default(),
-            range: None,
-            concurrency: 2,
-            unit_bytes: 1 << 20,
-        };
+        let request = crate::testing::download_request();
         download(
             &reader,
             None,
