@@ -250,6 +250,8 @@ async fn decide(
     let candidates: BTreeSet<u32> = listed.keys().chain(ledger.sealed.keys()).copied().collect();
     let mut have = BTreeMap::new();
     let mut skipped_bytes = 0;
+    let started = std::time::Instant::now();
+    let checked = candidates.len();
     for n in candidates {
         if plan.chunks_of_part(n)?.is_none() {
             return Ok(Decision::Restart(format!(
@@ -297,6 +299,11 @@ async fn decide(
         }
         source.pool.give(sealed.part.bytes);
     }
+    tracing::info!(
+        parts = checked,
+        seconds = started.elapsed().as_secs_f64(),
+        "re-sealed and matched the parts sent before"
+    );
     Ok(Decision::Resume(Box::new(Ready {
         journal,
         envelope,
