@@ -166,3 +166,22 @@ async fn a_file_of_another_size_starts_afresh() {
     assert_eq!(s.store.inner().open_uploads(), 0);
     assert_eq!(s.get().await, longer);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_vanished_starts_afresh() {
+    use crate::store::ObjectStore;
+    let s = Setup::new();
+    let plain = data(3);
+    std::fs::write(s.src(), &plain).unwrap();
+    s.put().await.expect_err("the 3rd part fails");
+    let (journal, _) = s.journals.load(&location()).unwrap().unwrap();
+    // Aborted meanwhile (by hand, or by a lifecycle rule).
+    s.store
+        .abort_multipart_upload(&location(), &journal.upload_id)
+        .await
+        .unwrap();
+    let done = s.put().await.expect("uploaded afresh");
+    assert!(done.restarted.unwrap().contains("no longer exists"));
+    assert_eq!(s.get().await, plain);
+    assert!(s.journals.load(&location()).unwrap().is_none());
+}
