@@ -126,3 +126,15 @@ pub fn upload_request(
         if_match,
     }
 }
+
+/// A download of a whole object, no pins or context, 1 MiB ranges, 2 in flight.
+pub fn download_request() -> crate::transfer::download::DownloadRequest {
+    crate::transfer::download::DownloadRequest {
+        expected_context: vec![],
+        allow_relocated: false,
+        pins: Default::default(),
+        range: None,
+        concurrency: 2,
+        unit_bytes: 1 << 20,
+    }
+}

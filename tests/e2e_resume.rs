@@ -24,17 +24,18 @@ use common::{Target, data, env, s3_uri, s3seal, unique_key};
 
 const MIB: usize = 1024 * 1024;
 
-/// A `put --resumable` whose S3 requests go through a proxy, and its state directory.
+/// A `put --resumable` (its S3 requests through a proxy, when it has one), and its state
+/// directory.
 struct Run {
     target: Target,
-    proxy: Proxy,
+    proxy: Option<Proxy>,
     state: tempfile::TempDir,
     files: tempfile::TempDir,
     key: String,
 }
 
 impl Run {
-    fn new(target: Target, name: &str, plain: &[u8], rules: Vec<Rule>) -> Run {
+    fn new(target: Target, name: &str, plain: &[u8], rules: Option<Vec<Rule>>) -> Run {
         let upstream = match target {
             Target::Moto => &env().moto,
             Target::S3s => &env().s3s,
@@ -43,7 +44,7 @@ impl Run {
         std::fs::write(files.path().join("src.bin"), plain).unwrap();
         Run {
             target,
-            proxy: Proxy::http(upstream, &env().ca, rules),
+            proxy: rules.map(|rules| Proxy::http(upstream, &env().ca, rules)),
             state: tempfile::tempdir().unwrap(),
             files,
             key: unique_key(name),
@@ -61,8 +62,10 @@ impl Run {
     /// `s3seal` on this run's target, S3 through the proxy, state in this run's directory.
     fn cmd(&self) -> assert_cmd::Command {
         let mut c = s3seal(self.target);
-        c.env("AWS_ENDPOINT_URL_S3", self.proxy.endpoint())
-            .env("XDG_STATE_HOME", self.state.path())
+        if let Some(proxy) = &self.proxy {
+            c.env("AWS_ENDPOINT_URL_S3", proxy.endpoint());
+        }
+        c.env("XDG_STATE_HOME", self.state.path())
             .timeout(Duration::from_secs(300));
         c
     }
@@ -129,13 +132,29 @@ impl Run {
         child.wait().unwrap();
     }
 
-    /// UploadPart requests the proxy forwarded so far.
+    /// UploadPart requests so far: as the proxy forwarded them, or as the s3s server logged
+    /// them (every PUT of a multipart object's key is an UploadPart).
     fn upload_parts_sent(&self) -> usize {
-        self.proxy
-            .log()
-            .iter()
-            .filter(|l| l.starts_with("PUT ") && l.contains("partNumber="))
-            .count()
+        match &self.proxy {
+            Some(proxy) => proxy
+                .log()
+                .iter()
+                .filter(|l| l.starts_with("PUT ") && l.contains("partNumber="))
+                .count(),
+            None => {
+                assert_eq!(
+                    self.target,
+                    Target::S3s,
+                    "only the s3s server logs requests"
+                );
+                let line = format!("PUT /{}/{} -> 200", env().bucket, self.key);
+                std::fs::read_to_string(s3s_access_log())
+                    .unwrap()
+                    .lines()
+                    .filter(|l| *l == line)
+                    .count()
+            }
+        }
     }
 
     /// Runs the same put again; returns its JSON document.
@@ -180,13 +199,20 @@ impl Run {
     }
 }
 
+/// The s3s server's access log, one `METHOD PATH -> STATUS` line per request:
+/// scripts/local-aws.sh writes it beside the TLS directory that holds the test CA.
+fn s3s_access_log() -> PathBuf {
+    let tls = env().ca.parent().expect("the CA's directory");
+    tls.parent().expect("the state directory").join("s3s.log")
+}
+
 /// Holds UploadPart `n` (and every later one) forever, so the parts before it are stored and
 /// the put stays in flight.
-fn hold_part(n: u32) -> Vec<Rule> {
+fn hold_part(n: u32) -> Option<Vec<Rule>> {
     let stall = Fault::stall(Dir::Up, 0, Duration::from_secs(600));
     let mut matcher = Match::s3(S3Op::UploadPart);
     matcher.target_has = Some(format!("partNumber={n}&"));
-    vec![Rule::new(matcher, stall, u32::MAX)]
+    Some(vec![Rule::new(matcher, stall, u32::MAX)])
 }
 
 /// Decrypts the raw object with the independent Python decoder (tests/interop/decode_v1.py),
@@ -215,7 +241,8 @@ fn python_decodes(raw: &[u8], key: &str, dir: &Path) -> Vec<u8> {
 #[test]
 fn a_killed_300_mib_upload_resumes_with_only_the_missing_parts() {
     let plain = data(300 * MIB, 13);
-    let run = Run::new(Target::S3s, "resume-300", &plain, vec![]);
+    // No proxy: UploadPart requests are counted in the server's own log.
+    let run = Run::new(Target::S3s, "resume-300", &plain, None);
     let parts: usize = 38; // 300 MiB in 8 MiB parts
     run.kill_after(parts.div_ceil(3), "8MiB", "4");
     let held = run.listed_parts();
@@ -257,7 +284,7 @@ fn a_file_modified_between_kill_and_resume_is_uploaded_afresh_under_a_new_key() 
         .unwrap();
     f.set_modified(mtime).unwrap();
     drop(f);
-    run.proxy.set_rules(vec![]);
+    run.proxy.as_ref().unwrap().set_rules(vec![]);
     let before = run.upload_parts_sent();
     let doc = run.resume("5MiB");
     let reason = doc["resume"]["restarted"].as_str().expect("restarted");
@@ -407,7 +434,7 @@ fn resumable_is_refused_for_stdin() {
     assert!(stderr.contains("stdin cannot be read again"), "{stderr}");
 }
 
-/// A `get --resumable` through a proxy to the s3s server, 1 MiB chunks in 4 MiB ranges, one
+/// A `get --resumable` through a proxy to moto, 1 MiB chunks in 4 MiB ranges, one
 /// range at a time.
 struct Download {
     proxy: Proxy,
@@ -426,7 +453,7 @@ impl Download {
 
     /// `s3seal` with S3 through the proxy (no arguments yet).
     fn base(&self) -> assert_cmd::Command {
-        let mut c = s3seal(Target::S3s);
+        let mut c = s3seal(Target::Moto);
         c.env("AWS_ENDPOINT_URL_S3", self.proxy.endpoint())
             .timeout(Duration::from_secs(120));
         c
@@ -462,7 +489,7 @@ impl Download {
     /// Holds the ranged GET of chunks 12.. (the 4th range), kills the get once the three
     /// ranges before it are verified, and lets every request through again.
     fn kill_half_way(&self) {
-        let raw = Store::s3s().get_raw(&self.key);
+        let raw = Store::moto().get_raw(&self.key);
         let header = s3seal::format::ParsedHeader::header_len(&raw).unwrap() as u64;
         let start = header + 12 * (MIB as u64 + 16);
         let mut matcher = Match::get_object();
@@ -501,11 +528,11 @@ impl Download {
     }
 }
 
-fn put_s3s(key: &str, plain: &[u8]) {
+fn put_moto(key: &str, plain: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.bin");
     std::fs::write(&src, plain).unwrap();
-    s3seal(Target::S3s)
+    s3seal(Target::Moto)
         .args(["put", src.to_str().unwrap(), &s3_uri(key)])
         .args([
             "--kms-key-id",
@@ -522,11 +549,11 @@ fn put_s3s(key: &str, plain: &[u8]) {
 fn a_killed_download_resumes_with_only_the_missing_ranges() {
     let plain = data(24 * MIB, 18); // 24 chunks: six ranges of four
     let d = Download {
-        proxy: Proxy::http(&env().s3s, &env().ca, vec![]),
+        proxy: Proxy::http(&env().moto, &env().ca, vec![]),
         dir: tempfile::tempdir().unwrap(),
         key: unique_key("resume-get"),
     };
-    put_s3s(&d.key, &plain);
+    put_moto(&d.key, &plain);
     d.kill_half_way();
     use std::os::unix::fs::PermissionsExt;
     let partial = d.dir.path().join(".out.bin.s3seal-partial");
@@ -548,16 +575,47 @@ fn a_killed_download_resumes_with_only_the_missing_ranges() {
 #[test]
 fn an_object_overwritten_between_kill_and_resume_is_fetched_from_the_start() {
     let d = Download {
-        proxy: Proxy::http(&env().s3s, &env().ca, vec![]),
+        proxy: Proxy::http(&env().moto, &env().ca, vec![]),
         dir: tempfile::tempdir().unwrap(),
         key: unique_key("resume-get-etag"),
     };
-    put_s3s(&d.key, &data(24 * MIB, 19));
+    put_moto(&d.key, &data(24 * MIB, 19));
     d.kill_half_way();
     let newer = data(24 * MIB, 20);
-    put_s3s(&d.key, &newer);
+    put_moto(&d.key, &newer);
     let before = d.gets();
     d.cmd().assert().success();
     assert_eq!(d.gets() - before, 1 + 6, "every range fetched again");
     assert!(std::fs::read(d.out()).unwrap() == newer);
+}
+
+#[test]
+fn ctrl_c_keeps_a_resumable_upload_open_and_says_how_to_resume() {
+    let plain = data(17 * MIB, 21);
+    let run = Run::new(Target::Moto, "resume-sigint", &plain, hold_part(2));
+    let err = run.files.path().join("stderr.txt");
+    let child = std_command(&run.cmd())
+        .args(run.put_args("5MiB", "1"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("part 1 stored", Duration::from_secs(60), || {
+        run.stored_parts() >= 1
+    });
+    common::process::sigint(child.id());
+    let (code, stderr) = common::process::finish(child, &err, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("stays open to be resumed"), "{stderr}");
+    assert_eq!(
+        Store::moto().open_uploads(&run.key),
+        1,
+        "kept for the next run"
+    );
+    assert!(run.journal_file("json").is_some());
+    run.cmd()
+        .args(["uploads", "abort", &s3_uri(&run.key)])
+        .assert()
+        .success();
+    assert_eq!(Store::moto().open_uploads(&run.key), 0);
 }

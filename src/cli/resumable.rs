@@ -61,7 +61,17 @@ pub async fn put(
     progress: Arc<dyn Progress>, cancel: Cancel,
 ) -> Result<ResumableOutcome> {
     let journals = JournalDir::user()?;
-    upload_resumable(store, keyring, path, request, &journals, progress, cancel).await
+    let result = upload_resumable(store, keyring, path, request, &journals, progress, cancel).await;
+    if result.is_err() && journals.journal_path(&request.dest).exists() {
+        eprintln!(
+            "{}",
+            escape_for_terminal(&format!(
+                "the upload stays open to be resumed: run the same command again (or `s3seal uploads abort {}`)",
+                request.dest
+            ))
+        );
+    }
+    result
 }
 
 /// The stderr line about what was resumed or restarted.

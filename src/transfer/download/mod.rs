@@ -162,7 +162,13 @@ pub async fn download(
         .map(|s| s..(s + per_unit).min(chunks.end))
         .collect();
     let (mut writer, units, record) = match sink {
-        Sink::ResumableFile(path) => resumable_writer(path, reader, &first, &layout, units)?,
+        Sink::ResumableFile(path) => {
+            let (writer, left, record) = resumable_writer(path, reader, &first, &layout, units)?;
+            // What an earlier run verified counts as done.
+            let left_bytes: u64 = left.iter().map(|u| plain_bytes(&layout, u)).sum();
+            progress.advance((want.end - want.start).saturating_sub(left_bytes));
+            (writer, left, record)
+        }
         _ => (Writer::open(sink, &reader.location().key)?, units, None),
     };
     let fetcher = Fetcher {
@@ -227,6 +233,12 @@ struct Fetcher<'a, R> {
 }
 
 type Units = Vec<Range<u64>>;
+
+/// Plaintext bytes in chunks `chunks`.
+fn plain_bytes(layout: &Layout, chunks: &Range<u64>) -> u64 {
+    let c = layout.chunk_size().bytes();
+    (chunks.end * c).min(layout.plaintext_len()) - (chunks.start * c).min(layout.plaintext_len())
+}
 
 /// The writer of a resumable download, the units still missing, and where to record them.
 /// Without an ETag to pin to, nothing can be resumed: everything is fetched.

@@ -13,7 +13,7 @@ use crate::location::ObjectLocation;
 use crate::store::failure::{Call, FailureStore, Fault};
 use crate::store::memory::MemoryStore;
 use crate::testing::TestKeyring;
-use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
+use crate::transfer::download::{Sink, StoreObject, download};
 use crate::transfer::{Cancel, NoProgress};
 
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/mine";
@@ -71,14 +71,7 @@ impl Setup {
     async fn get(&self) -> Vec<u8> {
         let out = self.dir.path().join("out.bin");
         let reader = StoreObject::new(Arc::clone(&self.store) as _, location());
-        let request = DownloadRequest {
-            expected_context: vec![],
-            allow_relocated: false,
-            pins: Default::default(),
-            range: None,
-            concurrency: 2,
-            unit_bytes: 1 << 20,
-        };
+        let request = crate::testing::download_request();
         download(
             &reader,
             None,
@@ -172,4 +165,23 @@ async fn a_file_of_another_size_starts_afresh() {
     assert!(done.restarted.unwrap().contains("source changed"));
     assert_eq!(s.store.inner().open_uploads(), 0);
     assert_eq!(s.get().await, longer);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_vanished_starts_afresh() {
+    use crate::store::ObjectStore;
+    let s = Setup::new();
+    let plain = data(3);
+    std::fs::write(s.src(), &plain).unwrap();
+    s.put().await.expect_err("the 3rd part fails");
+    let (journal, _) = s.journals.load(&location()).unwrap().unwrap();
+    // Aborted meanwhile (by hand, or by a lifecycle rule).
+    s.store
+        .abort_multipart_upload(&location(), &journal.upload_id)
+        .await
+        .unwrap();
+    let done = s.put().await.expect("uploaded afresh");
+    assert!(done.restarted.unwrap().contains("no longer exists"));
+    assert_eq!(s.get().await, plain);
+    assert!(s.journals.load(&location()).unwrap().is_none());
 }

@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -32,7 +33,7 @@ use super::part::PartSource;
 use crate::error::{Error, Result};
 use crate::format::Layout;
 use crate::kms::Keyring;
-use crate::store::{ObjectStore, PartReceipt, WriteOptions, abort_quietly};
+use crate::store::{ObjectStore, PartReceipt, StoreError, WriteOptions, abort_quietly};
 use crate::transfer::envelope::{NewEnvelope, context_for};
 use crate::transfer::plan::PartPlan;
 use crate::transfer::source::changed_error;
@@ -250,6 +251,8 @@ async fn decide(
     let candidates: BTreeSet<u32> = listed.keys().chain(ledger.sealed.keys()).copied().collect();
     let mut have = BTreeMap::new();
     let mut skipped_bytes = 0;
+    let started = std::time::Instant::now();
+    let checked = candidates.len();
     for n in candidates {
         if plan.chunks_of_part(n)?.is_none() {
             return Ok(Decision::Restart(format!(
@@ -297,6 +300,11 @@ async fn decide(
         }
         source.pool.give(sealed.part.bytes);
     }
+    tracing::info!(
+        parts = checked,
+        seconds = started.elapsed().as_secs_f64(),
+        "re-sealed and matched the parts sent before"
+    );
     Ok(Decision::Resume(Box::new(Ready {
         journal,
         envelope,
@@ -328,6 +336,8 @@ async fn send(
     progress.start(Some(identity.size));
     progress.advance(skipped_bytes);
     let missing: Vec<u32> = (1..=count).filter(|n| !have.contains_key(n)).collect();
+    // Set when S3 says the upload does not exist (completed, aborted or expired meanwhile).
+    let gone = Arc::new(AtomicBool::new(false));
     let run = async {
         let permits = Arc::new(Semaphore::new(request.concurrency.max(1)));
         let mut tasks: JoinSet<Result<(PartReceipt, u64)>> = JoinSet::new();
@@ -347,6 +357,7 @@ async fn send(
                 ledger: Arc::clone(&ledger),
                 dest: dest.clone(),
                 upload_id: journal.upload_id.clone(),
+                gone: Arc::clone(&gone),
             };
             tasks.spawn(async move {
                 let result = job.run(n).await;
@@ -370,7 +381,8 @@ async fn send(
                 &parts,
                 request.if_match.as_deref(),
             )
-            .await?;
+            .await
+            .map_err(|e| noting_gone(&gone, e))?;
         Ok(receipt)
     };
     let result = tokio::select! {
@@ -383,6 +395,9 @@ async fn send(
             // A source that changed cannot be resumed; anything else can, next time.
             if SourceIdentity::of(path).map_or(true, |now| now != identity) {
                 abandon(&*store, journals, &journal).await;
+            } else if gone.load(Ordering::SeqCst) {
+                // Nothing left to resume: the next run starts afresh.
+                journals.remove(&dest);
             } else {
                 tracing::info!(%dest, upload_id = journal.upload_id, "upload left open: run the same command again to resume it");
             }
@@ -414,6 +429,15 @@ struct PartJob {
     ledger: Arc<LedgerWriter>,
     dest: crate::location::ObjectLocation,
     upload_id: String,
+    gone: Arc<AtomicBool>,
+}
+
+/// Notes in `gone` whether `e` says the upload does not exist.
+fn noting_gone(gone: &AtomicBool, e: StoreError) -> StoreError {
+    if e.is_not_found() {
+        gone.store(true, Ordering::SeqCst);
+    }
+    e
 }
 
 impl PartJob {
@@ -430,7 +454,8 @@ impl PartJob {
         let mut receipt = self
             .store
             .upload_part(&self.dest, &self.upload_id, n, body)
-            .await?;
+            .await
+            .map_err(|e| noting_gone(&self.gone, e))?;
         let ledger = Arc::clone(&self.ledger);
         let etag = receipt.etag.clone();
         tokio::task::spawn_blocking(move || ledger.stored(n, etag.as_deref()))
