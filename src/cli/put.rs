@@ -70,6 +70,9 @@ pub struct PutArgs {
     owner: OwnerArgs,
     #[command(flatten)]
     settings: ObjectSettingsArgs,
+    /// With --recursive: copy every file again, even those an earlier run already uploaded with the same settings
+    #[arg(long, requires = "recursive")]
+    no_skip: bool,
     #[command(flatten)]
     tree: TreeArgs,
     #[command(flatten)]
@@ -122,7 +125,9 @@ async fn run_recursive(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Re
         settings: &args.settings,
     };
     let root = PathBuf::from(&args.src);
-    let mode = s3seal::tree::TreeMode::Copy;
+    let mode = s3seal::tree::TreeMode::Copy {
+        skip_done: !args.no_skip,
+    };
     run_up(
         global,
         root,

@@ -10,6 +10,7 @@ use super::compare::{Change, Work, decide};
 use super::fingerprint::{FingerprintKey, KEY_OBJECT};
 use super::listing::RemoteEntry;
 use super::run::{Action, Budget, ObjectReport, TreeRequest};
+use super::settings;
 use super::stamp::Stamp;
 use super::walk::LocalFile;
 use super::{MAX_KEY_BYTES, local_name_problem};
@@ -44,6 +45,8 @@ pub(super) struct Jobs<'a, K> {
     pub prefix: &'a str,
     pub root: &'a Path,
     pub sync: bool,
+    /// `put`/`get --recursive`: skip what a previous run completed.
+    pub skip_done: bool,
     pub checksum: bool,
     pub fingerprint: Option<&'a FingerprintKey>,
     pub budget: Budget,
@@ -64,6 +67,14 @@ fn report(source: String, destination: String, action: Action, dry_run: bool) ->
         etag: None,
         error: None,
     }
+}
+
+/// Records that a previous run of the same copy completed this object.
+fn done_before(r: &mut ObjectReport, etag: Option<String>) {
+    r.action = Action::Skipped;
+    r.dry_run = false;
+    r.reason = Some("completed by an earlier run".into());
+    r.etag = etag;
 }
 
 /// Records sync's decision in the report; true when the destination is current (skipped).
@@ -88,6 +99,14 @@ fn failed(mut r: ObjectReport, error: Error) -> ObjectReport {
     r.dry_run = false;
     r.error = Some(error);
     r
+}
+
+/// The user metadata of the object at `location`.
+async fn object_head<K>(
+    jobs: &Jobs<'_, K>, location: &ObjectLocation,
+) -> Result<std::collections::HashMap<String, String>> {
+    let head = jobs.store.head(location).await.map_err(|e| e.error)?;
+    Ok(head.metadata)
 }
 
 impl<K: Keyring> Jobs<'_, K> {
@@ -229,14 +248,25 @@ impl<K: Keyring> Jobs<'_, K> {
         } else if self.sync {
             r.reason = Some("new".into());
         }
-        if self.request.dry_run {
-            return Ok(());
-        }
         let template = self
             .request
             .upload
             .as_ref()
             .ok_or_else(|| Error::runtime("internal: an upload without upload settings"))?;
+        let settings = settings::digest(template);
+        if self.skip_done && existing.is_some() {
+            let head = self.store.head(&location).await.map_err(|e| e.error)?;
+            let stored = Stamp::from_metadata(&head.metadata);
+            if stamp.same_size_and_time(&stored)
+                && settings::stored(&head.metadata) == Some(settings.as_str())
+            {
+                done_before(r, head.etag);
+                return Ok(());
+            }
+        }
+        if self.request.dry_run {
+            return Ok(());
+        }
         let mut request = template.clone();
         let part = request.part_size.max(1);
         let per_object = (self.request.budget_bytes / part)
@@ -251,6 +281,10 @@ impl<K: Keyring> Jobs<'_, K> {
         request.dest = location;
         request.concurrency = per_object as usize;
         request.settings.metadata.extend(stamp.to_metadata());
+        request
+            .settings
+            .metadata
+            .push((settings::SETTINGS_META.to_string(), settings));
         let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
         let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
         let outcome = upload(
@@ -294,6 +328,13 @@ impl<K: Keyring> Jobs<'_, K> {
             }
         } else if self.sync {
             r.reason = Some("new".into());
+        } else if self.skip_done
+            && let Some(local) = existing
+            && Stamp::from_metadata(&object_head(self, &location).await?)
+                .same_size_and_time(&Stamp::read(&local.path)?)
+        {
+            done_before(r, None);
+            return Ok(());
         }
         if self.request.dry_run {
             return Ok(());
