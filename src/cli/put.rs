@@ -123,6 +123,7 @@ async fn run_recursive(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Re
         posture: args.posture,
         owner: &args.owner,
         settings: &args.settings,
+        resumable: args.resumable,
     };
     let root = PathBuf::from(&args.src);
     let mode = s3seal::tree::TreeMode::Copy {

@@ -19,6 +19,7 @@ use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::transfer::download::{FirstRange, Sink, StoreObject, download};
+use crate::transfer::resume::upload_resumable;
 use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, Progress, Source};
 
@@ -65,6 +66,7 @@ fn report(source: String, destination: String, action: Action, dry_run: bool) ->
         reason: None,
         kms_key_arn: None,
         etag: None,
+        parts_skipped: None,
         error: None,
     }
 }
@@ -287,15 +289,35 @@ impl<K: Keyring> Jobs<'_, K> {
             .push((settings::SETTINGS_META.to_string(), settings));
         let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
         let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
-        let outcome = upload(
-            Arc::clone(&self.store),
-            self.keyring,
-            Source::File(file.path.clone()),
-            &request,
-            progress,
-            self.cancel.clone(),
-        )
-        .await?;
+        let store = Arc::clone(&self.store);
+        let outcome = match &self.request.journals {
+            Some(journals) => {
+                let done = upload_resumable(
+                    store,
+                    self.keyring,
+                    &file.path,
+                    &request,
+                    journals,
+                    progress,
+                    self.cancel.clone(),
+                )
+                .await?;
+                r.parts_skipped = (done.skipped_parts > 0).then_some(done.skipped_parts);
+                done.upload
+            }
+            None => {
+                let source = Source::File(file.path.clone());
+                upload(
+                    store,
+                    self.keyring,
+                    source,
+                    &request,
+                    progress,
+                    self.cancel.clone(),
+                )
+                .await?
+            }
+        };
         r.plaintext_bytes = Some(outcome.plaintext_len);
         r.kms_key_arn = Some(outcome.kms_key_arn);
         r.etag = outcome.etag;

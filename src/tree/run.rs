@@ -75,6 +75,10 @@ pub struct TreeRequest {
     /// Template of each upload (its `dest` is replaced, `settings.metadata` extended with the
     /// source's stamp, `concurrency` set by the budget).
     pub upload: Option<UploadRequest>,
+    /// Resumable uploads ([`crate::transfer::resume`]): a file larger than one part keeps its
+    /// multipart upload and a journal here when the run is interrupted, and the next run
+    /// resumes it. `None`: interrupted uploads are aborted (no multipart upload left behind).
+    pub journals: Option<crate::transfer::resume::JournalDir>,
     /// Template of each download (`concurrency` set by the budget).
     pub download: DownloadRequest,
     /// Most parts or ranges in flight for one large object.
@@ -117,6 +121,8 @@ pub struct ObjectReport {
     pub reason: Option<String>,
     pub kms_key_arn: Option<String>,
     pub etag: Option<String>,
+    /// A resumed upload: parts an interrupted earlier run had stored, not sent again.
+    pub parts_skipped: Option<u32>,
     pub error: Option<Error>,
 }
 

@@ -42,6 +42,7 @@ fn request(direction: Direction, mode: TreeMode) -> TreeRequest {
         follow_symlinks: false,
         filters: Default::default(),
         upload: Some(upload_request(dest, None)),
+        journals: None,
         download: DownloadRequest {
             expected_context: vec![],
             allow_relocated: false,
@@ -93,6 +94,7 @@ fn clone_report(r: &ObjectReport) -> ObjectReport {
         reason: r.reason.clone(),
         kms_key_arn: r.kms_key_arn.clone(),
         etag: r.etag.clone(),
+        parts_skipped: r.parts_skipped,
         error: r
             .error
             .as_ref()
