@@ -19,7 +19,7 @@ use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::transfer::download::{FirstRange, Sink, StoreObject, download};
-use crate::transfer::resume::upload_resumable;
+use crate::transfer::resume::{JournalDir, upload_resumable};
 use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, Progress, Source};
 
@@ -290,7 +290,14 @@ impl<K: Keyring> Jobs<'_, K> {
         let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
         let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
         let store = Arc::clone(&self.store);
-        let outcome = match &self.request.journals {
+        // As `put`: an interrupted resumable upload of this key waiting in the user's journal
+        // is resumed (or, if it cannot be, aborted) even without --resumable, never orphaned.
+        let journals = self.request.journals.clone().or_else(|| {
+            JournalDir::user()
+                .ok()
+                .filter(|j| j.journal_path(&request.dest).exists())
+        });
+        let outcome = match &journals {
             Some(journals) => {
                 let done = upload_resumable(
                     store,
