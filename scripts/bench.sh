@@ -282,14 +282,17 @@ if [[ "${BENCH_TREES:-1}" != 0 ]]; then
     make_tree "$LARGE" 20 $((50 * 1024 * 1024))
     for run in $(seq "$RUNS"); do
         log "tree run $run of $RUNS"
+        # A fresh prefix per run: a re-run of `put --recursive` into the same prefix skips the
+        # objects the previous run completed (issue 12), which would measure skips, not uploads.
+        stamp="$(date +%s)-$run"
         for t in small large; do
             src="$SMALL" bytes=$((2000 * 256 * 1024))
             [[ "$t" == large ]] && src="$LARGE" bytes=$((20 * 50 * 1024 * 1024))
-            measure "s3seal-put-tree-$t" "$bytes" "${S3SEAL_PUT[@]}" --recursive "$src" "s3://$BUCKET/s3seal-$t/"
+            measure "s3seal-put-tree-$t" "$bytes" "${S3SEAL_PUT[@]}" --recursive "$src" "s3://$BUCKET/s3seal-$t-$stamp/"
             measure "aws-up-tree-$t" "$bytes" "$AWS" s3 cp --only-show-errors --recursive "$src" "s3://$BUCKET/aws-$t/"
             measure "s5cmd-up-tree-$t" "$bytes" "${S5CMD[@]}" cp "$src/*" "s3://$BUCKET/s5cmd-$t/"
             rm -rf "$TOUT"
-            measure "s3seal-get-tree-$t" "$bytes" "$S3SEAL" get -q --recursive "s3://$BUCKET/s3seal-$t/" "$TOUT"
+            measure "s3seal-get-tree-$t" "$bytes" "$S3SEAL" get -q --recursive "s3://$BUCKET/s3seal-$t-$stamp/" "$TOUT"
             if [[ "$run" == 1 ]]; then diff -r "$src" "$TOUT" >/dev/null || { log "s3seal get -r returned another tree"; exit 1; }; fi
             rm -rf "$TOUT"
             measure "aws-down-tree-$t" "$bytes" "$AWS" s3 cp --only-show-errors --recursive "s3://$BUCKET/aws-$t/" "$TOUT"
@@ -299,9 +302,9 @@ if [[ "${BENCH_TREES:-1}" != 0 ]]; then
         done
         # KMS calls of the small tree's upload (one GenerateDataKey per file) and of a no-op sync
         # (target: none, under 2 s).
-        kms_calls "s3seal-put-tree-small" "${S3SEAL_PUT[@]}" --recursive "$SMALL" "s3://$BUCKET/kms-small/"
-        kms_calls "s3seal-noop-sync-small" "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small/"
-        measure "s3seal-noop-sync-small" 0 "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small/"
+        kms_calls "s3seal-put-tree-small" "${S3SEAL_PUT[@]}" --recursive "$SMALL" "s3://$BUCKET/kms-small-$stamp/"
+        kms_calls "s3seal-noop-sync-small" "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small-$stamp/"
+        measure "s3seal-noop-sync-small" 0 "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small-$stamp/"
     done
     # Peak RSS of a sync over a 100,000-object listing: empty objects stored once with s5cmd,
     # then a dry-run sync from the prefix (it lists, merges and reports every object). The

@@ -672,3 +672,66 @@ fn an_interrupted_download_leaves_no_partial_file() {
         .collect();
     assert_eq!(left, ["a.txt"], "no partial or temporary file is left");
 }
+
+/// Issue 12's re-run promise: the same `put/get --recursive` again skips what an earlier run
+/// completed, and a change of file or of upload settings (here a tag) uploads again.
+#[test]
+fn a_rerun_of_the_same_copy_skips_what_is_done_and_redoes_what_changed() {
+    let (_dir, src, dst) = tree_dirs();
+    let names = ["a1", "a2", "a3", "b1", "b2", "b3"];
+    for (i, name) in names.iter().enumerate() {
+        write(&src, name, &data(2000 + i, i as u64));
+    }
+    let uri = prefix_uri(&unique_key("tree-rerun"));
+    let sources = |rels: &[&str]| -> Vec<String> {
+        rels.iter()
+            .map(|r| src.join(r).display().to_string())
+            .collect()
+    };
+
+    // A first run that completed half of the tree (as an interrupted one leaves it).
+    let half = put_tree(&src, &uri, &["--exclude", "b*"]);
+    assert_eq!(half.code, 0, "{}", half.stderr);
+    assert_eq!(half.count("uploaded"), 3, "{}", half.summary);
+
+    let again = put_tree(&src, &uri, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.with_action("uploaded"), sources(&["b1", "b2", "b3"]));
+    assert_eq!(again.with_action("skipped"), sources(&["a1", "a2", "a3"]));
+
+    // A touched file goes again; the rest stays skipped.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(src.join("a2"))
+        .unwrap();
+    f.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+        .unwrap();
+    let touched = put_tree(&src, &uri, &[]);
+    assert_eq!(touched.with_action("uploaded"), sources(&["a2"]));
+    assert_eq!(touched.count("skipped"), 5, "{}", touched.summary);
+
+    // Other settings are not silently dropped: a new tag uploads everything again, once.
+    let tagged = put_tree(&src, &uri, &["--tag", "backup=nightly"]);
+    assert_eq!(tagged.code, 0, "{}", tagged.stderr);
+    assert_eq!(tagged.count("uploaded"), 6, "{}", tagged.summary);
+    let tagged_again = put_tree(&src, &uri, &["--tag", "backup=nightly"]);
+    assert_eq!(tagged_again.count("skipped"), 6, "{}", tagged_again.summary);
+    let forced = put_tree(&src, &uri, &["--tag", "backup=nightly", "--no-skip"]);
+    assert_eq!(forced.count("uploaded"), 6, "{}", forced.summary);
+
+    // Downloads: a second `get --recursive` skips files whose size and mtime match.
+    let get = |extra: &[&str]| {
+        let mut args = vec!["get", "--recursive", &uri, path_str(&dst)];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let first = get(&[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.count("downloaded"), 6, "{}", first.summary);
+    std::fs::write(dst.join("b3"), b"local edit").unwrap();
+    let second = get(&[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.count("skipped"), 5, "{}", second.summary);
+    assert_eq!(second.count("downloaded"), 1, "{}", second.summary);
+    assert_eq!(std::fs::read(dst.join("b3")).unwrap(), data(2005, 5));
+}

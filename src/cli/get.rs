@@ -77,6 +77,9 @@ pub struct GetArgs {
     resumable: bool,
     #[command(flatten)]
     pins: PinArgs,
+    /// With --recursive: copy every file again, even those an earlier run already downloaded
+    #[arg(long, requires = "recursive")]
+    no_skip: bool,
     #[command(flatten)]
     tree: TreeArgs,
     #[command(flatten)]
@@ -142,7 +145,9 @@ async fn run_recursive(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Re
         pins: &args.pins,
     };
     let root = PathBuf::from(&args.dst);
-    let mode = s3seal::tree::TreeMode::Copy;
+    let mode = s3seal::tree::TreeMode::Copy {
+        skip_done: !args.no_skip,
+    };
     run_down(
         global,
         src,

@@ -70,6 +70,9 @@ pub struct PutArgs {
     owner: OwnerArgs,
     #[command(flatten)]
     settings: ObjectSettingsArgs,
+    /// With --recursive: copy every file again, even those an earlier run already uploaded with the same settings
+    #[arg(long, requires = "recursive")]
+    no_skip: bool,
     #[command(flatten)]
     tree: TreeArgs,
     #[command(flatten)]
@@ -120,9 +123,12 @@ async fn run_recursive(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Re
         posture: args.posture,
         owner: &args.owner,
         settings: &args.settings,
+        resumable: args.resumable,
     };
     let root = PathBuf::from(&args.src);
-    let mode = s3seal::tree::TreeMode::Copy;
+    let mode = s3seal::tree::TreeMode::Copy {
+        skip_done: !args.no_skip,
+    };
     run_up(
         global,
         root,

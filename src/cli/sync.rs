@@ -62,6 +62,10 @@ pub struct SyncArgs {
     owner: OwnerArgs,
     #[command(flatten)]
     pub(super) settings: ObjectSettingsArgs,
+    /// Uploads: an interrupted run keeps the multipart upload of each large file in flight and
+    /// a journal, and the same command resumes it (docs/SYNC.md)
+    #[arg(long, visible_alias = "resume")]
+    resumable: bool,
     #[command(flatten)]
     pub(super) tree: TreeArgs,
     #[command(flatten)]
@@ -81,6 +85,9 @@ pub(super) struct UpOptions<'a> {
     pub posture: Option<PostureMode>,
     pub owner: &'a OwnerArgs,
     pub settings: &'a ObjectSettingsArgs,
+    /// `--resumable`: an interrupted run keeps the multipart upload of the large file in
+    /// flight (and its journal) so the same command resumes it.
+    pub resumable: bool,
 }
 
 /// What kind of run, and how it reports.
@@ -107,6 +114,7 @@ fn base_request(direction: Direction, mode: TreeMode, concurrency: usize) -> Tre
         follow_symlinks: false,
         filters: Default::default(),
         upload: None,
+        journals: None,
         download: DownloadRequest {
             expected_context: Vec::new(),
             allow_relocated: false,
@@ -146,6 +154,9 @@ pub(super) async fn run_up(
         up.concurrency,
     );
     spec.tree.apply(&mut request)?;
+    if up.resumable {
+        request.journals = Some(s3seal::transfer::resume::JournalDir::user()?);
+    }
     request.upload = Some(UploadRequest {
         dest: dest.clone(),
         kms_key_id,
@@ -219,11 +230,17 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs, cancel: Cancel) -> Result<
                 posture: args.posture,
                 owner: &args.owner,
                 settings: &args.settings,
+                resumable: args.resumable,
             };
             let root = PathBuf::from(&args.src);
             run_up(global, root, dest, up, spec, cancel).await
         }
         (true, false) => {
+            if args.resumable {
+                return Err(Error::usage(
+                    "--resumable resumes uploads (a directory to s3://...); downloads of a tree are files written whole",
+                ));
+            }
             let src = ObjectLocation::parse_prefix(&args.src)?;
             let down = DownOptions {
                 context: args.context,

@@ -229,6 +229,7 @@ fn object_line(command: &str, r: &ObjectReport) -> serde_json::Value {
         "reason": r.reason,
         "kms_key_arn": r.kms_key_arn,
         "etag": r.etag,
+        "parts_skipped": r.parts_skipped,
         "error": r.error.as_ref().map(|e| json!({
             "class": class_name(e),
             "message": e.to_string(),

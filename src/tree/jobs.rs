@@ -10,6 +10,7 @@ use super::compare::{Change, Work, decide};
 use super::fingerprint::{FingerprintKey, KEY_OBJECT};
 use super::listing::RemoteEntry;
 use super::run::{Action, Budget, ObjectReport, TreeRequest};
+use super::settings;
 use super::stamp::Stamp;
 use super::walk::LocalFile;
 use super::{MAX_KEY_BYTES, local_name_problem};
@@ -18,6 +19,7 @@ use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::transfer::download::{FirstRange, Sink, StoreObject, download};
+use crate::transfer::resume::{JournalDir, upload_resumable};
 use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, Progress, Source};
 
@@ -44,6 +46,8 @@ pub(super) struct Jobs<'a, K> {
     pub prefix: &'a str,
     pub root: &'a Path,
     pub sync: bool,
+    /// `put`/`get --recursive`: skip what a previous run completed.
+    pub skip_done: bool,
     pub checksum: bool,
     pub fingerprint: Option<&'a FingerprintKey>,
     pub budget: Budget,
@@ -62,8 +66,17 @@ fn report(source: String, destination: String, action: Action, dry_run: bool) ->
         reason: None,
         kms_key_arn: None,
         etag: None,
+        parts_skipped: None,
         error: None,
     }
+}
+
+/// Records that a previous run of the same copy completed this object.
+fn done_before(r: &mut ObjectReport, etag: Option<String>) {
+    r.action = Action::Skipped;
+    r.dry_run = false;
+    r.reason = Some("completed by an earlier run".into());
+    r.etag = etag;
 }
 
 /// Records sync's decision in the report; true when the destination is current (skipped).
@@ -88,6 +101,14 @@ fn failed(mut r: ObjectReport, error: Error) -> ObjectReport {
     r.dry_run = false;
     r.error = Some(error);
     r
+}
+
+/// The user metadata of the object at `location`.
+async fn object_head<K>(
+    jobs: &Jobs<'_, K>, location: &ObjectLocation,
+) -> Result<std::collections::HashMap<String, String>> {
+    let head = jobs.store.head(location).await.map_err(|e| e.error)?;
+    Ok(head.metadata)
 }
 
 impl<K: Keyring> Jobs<'_, K> {
@@ -229,14 +250,25 @@ impl<K: Keyring> Jobs<'_, K> {
         } else if self.sync {
             r.reason = Some("new".into());
         }
-        if self.request.dry_run {
-            return Ok(());
-        }
         let template = self
             .request
             .upload
             .as_ref()
             .ok_or_else(|| Error::runtime("internal: an upload without upload settings"))?;
+        let settings = settings::digest(template);
+        if self.skip_done && existing.is_some() {
+            let head = self.store.head(&location).await.map_err(|e| e.error)?;
+            let stored = Stamp::from_metadata(&head.metadata);
+            if stamp.same_size_and_time(&stored)
+                && settings::stored(&head.metadata) == Some(settings.as_str())
+            {
+                done_before(r, head.etag);
+                return Ok(());
+            }
+        }
+        if self.request.dry_run {
+            return Ok(());
+        }
         let mut request = template.clone();
         let part = request.part_size.max(1);
         let per_object = (self.request.budget_bytes / part)
@@ -251,17 +283,48 @@ impl<K: Keyring> Jobs<'_, K> {
         request.dest = location;
         request.concurrency = per_object as usize;
         request.settings.metadata.extend(stamp.to_metadata());
+        request
+            .settings
+            .metadata
+            .push((settings::SETTINGS_META.to_string(), settings));
         let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
         let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
-        let outcome = upload(
-            Arc::clone(&self.store),
-            self.keyring,
-            Source::File(file.path.clone()),
-            &request,
-            progress,
-            self.cancel.clone(),
-        )
-        .await?;
+        let store = Arc::clone(&self.store);
+        // As `put`: an interrupted resumable upload of this key waiting in the user's journal
+        // is resumed (or, if it cannot be, aborted) even without --resumable, never orphaned.
+        let journals = self.request.journals.clone().or_else(|| {
+            JournalDir::user()
+                .ok()
+                .filter(|j| j.journal_path(&request.dest).exists())
+        });
+        let outcome = match &journals {
+            Some(journals) => {
+                let done = upload_resumable(
+                    store,
+                    self.keyring,
+                    &file.path,
+                    &request,
+                    journals,
+                    progress,
+                    self.cancel.clone(),
+                )
+                .await?;
+                r.parts_skipped = (done.skipped_parts > 0).then_some(done.skipped_parts);
+                done.upload
+            }
+            None => {
+                let source = Source::File(file.path.clone());
+                upload(
+                    store,
+                    self.keyring,
+                    source,
+                    &request,
+                    progress,
+                    self.cancel.clone(),
+                )
+                .await?
+            }
+        };
         r.plaintext_bytes = Some(outcome.plaintext_len);
         r.kms_key_arn = Some(outcome.kms_key_arn);
         r.etag = outcome.etag;
@@ -294,6 +357,13 @@ impl<K: Keyring> Jobs<'_, K> {
             }
         } else if self.sync {
             r.reason = Some("new".into());
+        } else if self.skip_done
+            && let Some(local) = existing
+            && Stamp::from_metadata(&object_head(self, &location).await?)
+                .same_size_and_time(&Stamp::read(&local.path)?)
+        {
+            done_before(r, None);
+            return Ok(());
         }
         if self.request.dry_run {
             return Ok(());

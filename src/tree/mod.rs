@@ -6,6 +6,7 @@
 //! - [`compare`]: the merge of two sorted streams into upload/download/skip/delete work, so
 //!   `--delete` never needs a set of names in memory;
 //! - [`stamp`]: the source's size, mtime and mode stored with each object, restored on download;
+//! - [`settings`]: the digest of the upload settings, so a re-run skips only what it stored;
 //! - [`fingerprint`]: the keyed content fingerprint of `--checksum` (a key only KMS holders get);
 //! - `jobs`: one object from decision to report, through the existing pipelines;
 //! - [`run`]: the bounded-concurrency runner, its global memory budget and per-object outcomes.
@@ -19,6 +20,7 @@ pub mod fingerprint;
 mod jobs;
 pub mod listing;
 pub mod run;
+pub mod settings;
 pub mod stamp;
 pub mod walk;
 

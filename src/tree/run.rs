@@ -6,8 +6,9 @@
 //!
 //! Interruption: the caller's [`Cancel`] stops new work and reaches every transfer in flight,
 //! which aborts its multipart upload or removes its temporary file (the pipelines' own paths);
-//! the run then ends with [`Error::Interrupted`]. Completed objects stay, and a `sync` run again
-//! skips them.
+//! the run then ends with [`Error::Interrupted`]. Completed objects stay, and running the same
+//! command again skips them: `sync` by its change detection, `put`/`get --recursive`
+//! ([`TreeMode::Copy`]) by the same merge, skipping what a previous run completed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,10 +54,12 @@ pub enum Direction {
     },
 }
 
-/// Copy everything (`put/get --recursive`) or only what changed (`sync`).
+/// Copy (`put/get --recursive`) or sync. Both merge the two sides; `Copy` skips only what a
+/// previous run of the same command completed (same stamp and, on upload, the same settings
+/// digest, [`super::settings`]) and never deletes; `skip_done: false` copies everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeMode {
-    Copy,
+    Copy { skip_done: bool },
     Sync { delete: bool, checksum: bool },
 }
 
@@ -72,6 +75,10 @@ pub struct TreeRequest {
     /// Template of each upload (its `dest` is replaced, `settings.metadata` extended with the
     /// source's stamp, `concurrency` set by the budget).
     pub upload: Option<UploadRequest>,
+    /// Resumable uploads ([`crate::transfer::resume`]): a file larger than one part keeps its
+    /// multipart upload and a journal here when the run is interrupted, and the next run
+    /// resumes it. `None`: interrupted uploads are aborted (no multipart upload left behind).
+    pub journals: Option<crate::transfer::resume::JournalDir>,
     /// Template of each download (`concurrency` set by the budget).
     pub download: DownloadRequest,
     /// Most parts or ranges in flight for one large object.
@@ -114,6 +121,8 @@ pub struct ObjectReport {
     pub reason: Option<String>,
     pub kms_key_arn: Option<String>,
     pub etag: Option<String>,
+    /// A resumed upload: parts an interrupted earlier run had stored, not sent again.
+    pub parts_skipped: Option<u32>,
     pub error: Option<Error>,
 }
 
@@ -216,10 +225,11 @@ pub async fn run_tree<K: Keyring>(
             root.display()
         )));
     }
-    let (sync, delete, checksum) = match request.mode {
-        TreeMode::Copy => (false, false, false),
-        TreeMode::Sync { delete, checksum } => (true, delete, checksum),
+    let (sync, skip_done, delete, checksum) = match request.mode {
+        TreeMode::Copy { skip_done } => (false, skip_done, false, false),
+        TreeMode::Sync { delete, checksum } => (true, false, delete, checksum),
     };
+    let both_sides = sync || skip_done;
     let fingerprint = if checksum {
         let create_with = match (way, &request.upload) {
             (Way::Up, Some(u)) if !request.dry_run => Some(u.kms_key_id.as_str()),
@@ -234,8 +244,8 @@ pub async fn run_tree<K: Keyring>(
     } else {
         None
     };
-    let local = (way == Way::Up || sync).then(|| walk(root.clone(), request.follow_symlinks));
-    let remote = (way == Way::Down || sync).then(|| Listing::new(&*store, bucket, prefix));
+    let local = (way == Way::Up || both_sides).then(|| walk(root.clone(), request.follow_symlinks));
+    let remote = (way == Way::Down || both_sides).then(|| Listing::new(&*store, bucket, prefix));
     let mut merge = Merge::new(
         way,
         local,
@@ -264,6 +274,7 @@ pub async fn run_tree<K: Keyring>(
         prefix,
         root,
         sync,
+        skip_done,
         checksum,
         fingerprint: fingerprint.as_ref(),
         budget: Budget::new(request.budget_bytes),

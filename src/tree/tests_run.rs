@@ -42,6 +42,7 @@ fn request(direction: Direction, mode: TreeMode) -> TreeRequest {
         follow_symlinks: false,
         filters: Default::default(),
         upload: Some(upload_request(dest, None)),
+        journals: None,
         download: DownloadRequest {
             expected_context: vec![],
             allow_relocated: false,
@@ -93,6 +94,7 @@ fn clone_report(r: &ObjectReport) -> ObjectReport {
         reason: r.reason.clone(),
         kms_key_arn: r.kms_key_arn.clone(),
         etag: r.etag.clone(),
+        parts_skipped: r.parts_skipped,
         error: r
             .error
             .as_ref()
@@ -112,7 +114,7 @@ async fn a_tree_round_trips_inside_a_small_budget_and_a_second_sync_skips_it() {
     let (summary, _) = go(
         Arc::clone(&store),
         &keyring,
-        &request(up(&src), TreeMode::Copy),
+        &request(up(&src), TreeMode::Copy { skip_done: true }),
     )
     .await;
     assert_eq!((summary.uploaded, summary.failed), (files as u64, 0));
@@ -125,7 +127,7 @@ async fn a_tree_round_trips_inside_a_small_budget_and_a_second_sync_skips_it() {
     let (summary, _) = go(
         Arc::clone(&store),
         &keyring,
-        &request(down.clone(), TreeMode::Copy),
+        &request(down.clone(), TreeMode::Copy { skip_done: true }),
     )
     .await;
     assert_eq!((summary.downloaded, summary.failed), (files as u64, 0));
@@ -165,7 +167,12 @@ async fn a_failed_object_never_stops_the_others_unless_fail_fast() {
     let failing =
         FailureStore::new(MemoryStore::default()).fault(Call::PutObject, 3, 1, Fault::Permanent);
     let store: Arc<dyn ObjectStore> = Arc::new(failing);
-    let (summary, reports) = go(store, &keyring, &request(up(dir.path()), TreeMode::Copy)).await;
+    let (summary, reports) = go(
+        store,
+        &keyring,
+        &request(up(dir.path()), TreeMode::Copy { skip_done: true }),
+    )
+    .await;
     assert_eq!(summary.failed, 1);
     assert_eq!(summary.uploaded, files as u64 - 1);
     assert_eq!(summary.failures.len(), 1);
@@ -173,7 +180,7 @@ async fn a_failed_object_never_stops_the_others_unless_fail_fast() {
 
     let failing =
         FailureStore::new(MemoryStore::default()).fault(Call::PutObject, 1, 1000, Fault::Permanent);
-    let mut fast = request(up(dir.path()), TreeMode::Copy);
+    let mut fast = request(up(dir.path()), TreeMode::Copy { skip_done: true });
     fast.fail_fast = true;
     fast.objects_in_flight = 1;
     let (summary, reports) = go(Arc::new(failing), &keyring, &fast).await;
@@ -220,6 +227,11 @@ async fn the_fingerprint_key_object_is_never_overwritten_by_a_tree() {
         bucket: "b".into(),
         prefix: String::new(),
     };
-    let (summary, _) = go(store, &keyring, &request(at_root, TreeMode::Copy)).await;
+    let (summary, _) = go(
+        store,
+        &keyring,
+        &request(at_root, TreeMode::Copy { skip_done: true }),
+    )
+    .await;
     assert_eq!((summary.uploaded, summary.failed), (1, 1));
 }
