@@ -168,3 +168,89 @@ fn a_tampered_object_exits_3_with_no_file_and_a_missing_one_exits_7() {
     );
     assert!(!out.join(&missing).exists());
 }
+
+/// Runs `get --manifest M DIR --report R` with `extra`; the exit code and the report's lines.
+fn get_manifest(m: &Path, out: &Path, report: &Path, extra: &[&str]) -> (i32, Vec<Value>) {
+    let o = s3seal(Target::Moto)
+        .args(["get", "--manifest"])
+        .arg(m)
+        .arg(out)
+        .arg("--report")
+        .arg(report)
+        .args(extra)
+        .output()
+        .unwrap();
+    (o.status.code().unwrap(), lines(report))
+}
+
+#[test]
+fn pins_and_context_are_honoured_and_unsafe_keys_refused() {
+    let (base, objects) = three_objects("getpins");
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.csv");
+    let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
+    manifest(&m, &keys);
+    let report = dir.path().join("r.jsonl");
+
+    // A key pinned that did not wrap the objects: nothing is written, integrity failures.
+    let out = dir.path().join("pinned");
+    let pin = ["--expected-kms-key-id", env().other_kms_arn.as_str()];
+    let (code, lines) = get_manifest(&m, &out, &report, &pin);
+    assert_eq!(code, 3, "{lines:?}");
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l["result"] == "failed"), "{lines:?}");
+    assert!(keys.iter().all(|k| !out.join(k).exists()));
+    // The right pin: all arrive.
+    let pin = ["--expected-kms-key-id", env().kms_arn.as_str()];
+    let (code, lines) = get_manifest(&m, &out, &report, &pin);
+    assert_eq!(code, 0, "{lines:?}");
+
+    // A context pair the objects do not carry: refused, nothing written.
+    let out = dir.path().join("context");
+    let (code, lines) = get_manifest(&m, &out, &report, &["--context", "team=other"]);
+    assert_ne!(code, 0, "{lines:?}");
+    assert!(lines.iter().all(|l| l["result"] == "failed"), "{lines:?}");
+    assert!(keys.iter().all(|k| !out.join(k).exists()));
+
+    // A key that would leave DIR: refused with a usage error, the others arrive (exit 7).
+    let escape = format!("{base}/../../escape");
+    common::files::put_file(Target::Moto, b"x", &escape, &[]);
+    manifest(&m, &[keys[0], &escape]);
+    let out = dir.path().join("unsafe");
+    let (code, lines) = get_manifest(&m, &out, &report, &[]);
+    assert_eq!(code, 7, "{lines:?}");
+    let bad: Vec<&Value> = lines.iter().filter(|l| l["result"] == "failed").collect();
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["error_class"], "usage");
+    assert!(!dir.path().join("escape").exists() && !out.join("escape").exists());
+    assert!(out.join(keys[0]).exists());
+}
+
+#[test]
+fn many_object_runs_refuse_single_object_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.txt");
+    std::fs::write(&m, "s3://b/k\n").unwrap();
+    for extra in [
+        vec!["-"],
+        vec!["out", "--range", "0-1"],
+        vec!["out", "--json"],
+        vec!["out", "--dry-run"],
+    ] {
+        s3seal(Target::Moto)
+            .args(["get", "--manifest"])
+            .arg(&m)
+            .args(&extra)
+            .assert()
+            .code(2);
+    }
+    // --shard without --manifest or --recursive, and a destination-less single get.
+    s3seal(Target::Moto)
+        .args(["get", "s3://b/k", "out", "--shard", "0/2"])
+        .assert()
+        .code(2);
+    s3seal(Target::Moto)
+        .args(["get", "s3://b/k"])
+        .assert()
+        .code(2);
+}
