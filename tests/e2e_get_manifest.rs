@@ -46,27 +46,26 @@ fn manifest(path: &Path, keys: &[&str]) {
     std::fs::write(path, csv).unwrap();
 }
 
-#[test]
-fn a_manifest_downloads_each_object_to_dir_slash_key() {
-    let (_, objects) = three_objects("getman");
+/// A temporary directory holding `m.csv`, a manifest naming `objects`.
+fn manifest_of(objects: &[(String, Vec<u8>)]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("m.csv");
     let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     manifest(&m, &keys);
+    (dir, m)
+}
+
+#[test]
+fn a_manifest_downloads_each_object_to_dir_slash_key() {
+    let (_, objects) = three_objects("getman");
+    let (dir, m) = manifest_of(&objects);
     let out = dir.path().join("out");
     let report = dir.path().join("r.jsonl");
-    s3seal(Target::Moto)
-        .args(["get", "--manifest"])
-        .arg(&m)
-        .arg(&out)
-        .arg("--report")
-        .arg(&report)
-        .assert()
-        .code(0);
+    let (code, lines) = get_manifest(&m, &out, &report, &[]);
+    assert_eq!(code, 0, "{lines:?}");
     for (key, plain) in &objects {
         assert_eq!(&std::fs::read(out.join(key)).unwrap(), plain, "{key}");
     }
-    let lines = lines(&report);
     assert_eq!(lines.len(), 3);
     for line in &lines {
         assert_eq!(line["result"], "ok", "{line}");
@@ -119,20 +118,11 @@ fn a_tampered_object_exits_3_with_no_file_and_a_missing_one_exits_7() {
         let last = b.len() - 1;
         b[last] ^= 1;
     });
-    let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("m.csv");
-    let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
-    manifest(&m, &keys);
+    let (dir, m) = manifest_of(&objects);
     let out = dir.path().join("out");
     let report = dir.path().join("r.jsonl");
-    s3seal(Target::Moto)
-        .args(["get", "--manifest"])
-        .arg(&m)
-        .arg(&out)
-        .arg("--report")
-        .arg(&report)
-        .assert()
-        .code(3);
+    let (code, lines) = get_manifest(&m, &out, &report, &[]);
+    assert_eq!(code, 3, "{lines:?}");
     assert!(
         !out.join(&objects[1].0).exists(),
         "a tampered object arrived"
@@ -143,7 +133,7 @@ fn a_tampered_object_exits_3_with_no_file_and_a_missing_one_exits_7() {
             objects[i].1
         );
     }
-    let failed: Vec<Value> = lines(&report)
+    let failed: Vec<Value> = lines
         .into_iter()
         .filter(|l| l["result"] == "failed")
         .collect();
@@ -154,14 +144,8 @@ fn a_tampered_object_exits_3_with_no_file_and_a_missing_one_exits_7() {
     let missing = format!("{base}/missing");
     manifest(&m, &[&objects[0].0, &missing]);
     let out = dir.path().join("out2");
-    s3seal(Target::Moto)
-        .args(["get", "--manifest"])
-        .arg(&m)
-        .arg(&out)
-        .arg("--report")
-        .arg(&report)
-        .assert()
-        .code(7);
+    let (code, lines) = get_manifest(&m, &out, &report, &[]);
+    assert_eq!(code, 7, "{lines:?}");
     assert_eq!(
         std::fs::read(out.join(&objects[0].0)).unwrap(),
         objects[0].1
@@ -186,10 +170,8 @@ fn get_manifest(m: &Path, out: &Path, report: &Path, extra: &[&str]) -> (i32, Ve
 #[test]
 fn pins_and_context_are_honoured_and_unsafe_keys_refused() {
     let (base, objects) = three_objects("getpins");
-    let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("m.csv");
+    let (dir, m) = manifest_of(&objects);
     let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
-    manifest(&m, &keys);
     let report = dir.path().join("r.jsonl");
 
     // A key pinned that did not wrap the objects: nothing is written, integrity failures.
