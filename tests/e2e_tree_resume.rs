@@ -129,7 +129,11 @@ fn a_killed_recursive_put_resumes_the_large_file_in_flight() {
         "only the missing parts"
     );
     assert_eq!(line("a-small.txt")["action"], "skipped", "{stdout}");
-    assert_eq!(stored_parts(state.path()), 0, "the journal is gone once the upload completed");
+    assert_eq!(
+        stored_parts(state.path()),
+        0,
+        "the journal is gone once the upload completed"
+    );
 
     // The tree round-trips.
     let restore = files.path().join("restore");

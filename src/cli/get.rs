@@ -1,11 +1,14 @@
 //! `s3seal get s3://BUCKET/KEY DST`: download, verify and decrypt an object to a file or stdout;
-//! with `--recursive`, a prefix into a directory (the tree runner, `sync.rs`).
+//! with `--recursive`, a prefix into a directory (the tree runner, `sync.rs`); with
+//! `--manifest`, or `--recursive` and `--shard`/`--shard-count`/`--report`, many objects
+//! through the batch runner (`get_many.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use s3seal::batch::runner::DEFAULT_JOBS;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::open::{OpenRequest, Opened, open};
@@ -17,6 +20,7 @@ use s3seal::transfer::download::{DownloadRequest, Sink, StoreObject};
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
+use super::batch::BatchArgs;
 use super::pins::PinArgs;
 use super::tree::TreeArgs;
 use super::{GlobalArgs, json, parse_pair, parse_size, progress, resumable};
@@ -36,13 +40,13 @@ waits in a private temporary file). A file destination is always all-or-nothing.
 #[derive(Args, Debug)]
 #[command(after_help = AFTER_HELP)]
 pub struct GetArgs {
-    /// Object to read: s3://BUCKET/KEY, or a presigned https:// URL (`s3seal presign`)
+    /// Object to read: s3://BUCKET/KEY, or a presigned https:// URL (`s3seal presign`); with
+    /// --recursive the prefix s3://BUCKET/PREFIX/; with --manifest the bucket of bare keys
+    /// (optional)
     src: String,
-    /// Destination file (written only when every byte verified), a directory, or - for stdout
-    dst: String,
-    /// Download every object under s3://BUCKET/PREFIX/ into the directory DST (docs/SYNC.md)
-    #[arg(short, long)]
-    recursive: bool,
+    /// Destination file (written only when every byte verified), a directory, or - for stdout;
+    /// with --recursive or --manifest the directory that receives the objects
+    dst: Option<String>,
     /// Encryption-context pair the object must carry (repeatable)
     #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
     context: Vec<(String, String)>,
@@ -83,6 +87,8 @@ pub struct GetArgs {
     #[command(flatten)]
     tree: TreeArgs,
     #[command(flatten)]
+    batch: BatchArgs,
+    #[command(flatten)]
     pub(super) output: json::OutputArgs,
 }
 
@@ -110,9 +116,21 @@ fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
 }
 
 pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<ExitCode> {
-    if args.recursive {
+    let b = &args.batch;
+    let batch_only = b.shard.is_some() || b.shard_count.is_some() || b.report.is_some();
+    if b.manifest.is_some() || (b.recursive && batch_only) {
+        return run_many(global, args, cancel).await;
+    }
+    if b.jobs != DEFAULT_JOBS {
+        return Err(Error::usage_hint(
+            "--jobs is for --manifest and sharded runs",
+            "get --recursive takes --objects-in-flight",
+        ));
+    }
+    if b.recursive {
         return run_recursive(global, args, cancel).await;
     }
+    b.single("get", Some(&args.src), false)?;
     if let Some(flag) = args.tree.given() {
         return Err(Error::usage_hint(
             format!("{flag} is for trees"),
@@ -124,10 +142,65 @@ pub async fn run(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<E
         .map(|()| ExitCode::SUCCESS)
 }
 
+/// The destination, required outside a manifest run.
+fn destination(dst: &Option<String>) -> Result<&str> {
+    dst.as_deref().ok_or_else(|| {
+        Error::usage_hint(
+            "get needs a destination",
+            "give a file, a directory, or - for stdout after the object",
+        )
+    })
+}
+
+/// `get --manifest FILE [s3://BUCKET] DIR`, `get --recursive s3://BUCKET/PREFIX/ DIR --shard I/N`.
+async fn run_many(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<ExitCode> {
+    if let Some(flag) = args.tree.given() {
+        return Err(Error::usage_hint(
+            format!("{flag} is for get --recursive without --shard, --shard-count or --report"),
+            "a manifest or sharded run downloads every object it names; use --jobs N",
+        ));
+    }
+    let single_only = args.range.is_some()
+        || args.allow_relocated
+        || args.allow_s3ec
+        || args.buffer_to_temp
+        || args.resumable;
+    if single_only || args.output.json {
+        return Err(Error::usage_hint(
+            "--range, --allow-relocated, --allow-s3ec, --buffer-to-temp, --resumable and --json are for single objects",
+            "a run over many objects writes a JSON-lines report (--report FILE)",
+        ));
+    }
+    // `get --manifest FILE DIR` names no bucket: the manifest's lines do.
+    let (target, dir) = match (&args.dst, args.batch.manifest.is_some()) {
+        (Some(dst), _) => (Some(args.src.as_str()), dst.as_str()),
+        (None, true) => (None, args.src.as_str()),
+        (None, false) => (None, destination(&args.dst)?),
+    };
+    if dir == "-" || dir.starts_with("s3://") || s3seal::presign::is_url(dir) {
+        return Err(Error::usage_hint(
+            format!("{dir:?} is not a local directory"),
+            "a run over many objects writes each object to DIR/KEY",
+        ));
+    }
+    let many = super::get_many::ManyGet {
+        batch: &args.batch,
+        target,
+        dir: PathBuf::from(dir),
+        context: args.context.clone(),
+        pins: &args.pins,
+        concurrency: args.concurrency,
+        part_size: args.part_size,
+        quiet: args.output.quiet,
+    };
+    super::get_many::run(global, many, cancel).await
+}
+
 /// `get --recursive s3://BUCKET/PREFIX/ DIR`.
 async fn run_recursive(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<ExitCode> {
     use super::sync::{DownOptions, RunSpec, run_down};
-    if args.dst == "-" || s3seal::presign::is_url(&args.src) || args.range.is_some() {
+    let dst = destination(&args.dst)?;
+    if dst == "-" || s3seal::presign::is_url(&args.src) || args.range.is_some() {
         return Err(Error::usage_hint(
             "--recursive downloads s3://BUCKET/PREFIX/ into a directory",
             "stdout, presigned URLs and --range are for single objects",
@@ -144,7 +217,7 @@ async fn run_recursive(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Re
         concurrency: args.concurrency,
         pins: &args.pins,
     };
-    let root = PathBuf::from(&args.dst);
+    let root = PathBuf::from(dst);
     let mode = s3seal::tree::TreeMode::Copy {
         skip_done: !args.no_skip,
     };
@@ -168,6 +241,7 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
+    let dst = destination(&args.dst)?.to_string();
     let settings = global.aws_settings();
     let is_url = s3seal::presign::is_url(&args.src);
     let url_reader = if is_url {
@@ -182,15 +256,15 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     };
     // With --buffer-to-temp, stdout receives nothing until the whole object verified (an
     // s3seal object's every chunk, an S3EC object's single tag); a file is that way anyway.
-    let sink = if args.dst == "-" && args.buffer_to_temp {
+    let sink = if dst == "-" && args.buffer_to_temp {
         Sink::BufferedStdout
-    } else if args.dst == "-" {
+    } else if dst == "-" {
         Sink::Stdout
     } else if args.resumable {
         resumable::refuse_range(args.range.is_some())?;
-        Sink::ResumableFile(PathBuf::from(&args.dst))
+        Sink::ResumableFile(PathBuf::from(&dst))
     } else {
-        Sink::File(PathBuf::from(&args.dst))
+        Sink::File(PathBuf::from(&dst))
     };
     resumable::refuse_stdout(args.resumable, sink.is_stdout())?;
     let aws = s3seal::aws::connect(&settings).await?;

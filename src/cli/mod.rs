@@ -8,6 +8,7 @@ mod config;
 mod docs;
 mod exit;
 mod get;
+mod get_many;
 mod inspect;
 mod json;
 mod migrate;
