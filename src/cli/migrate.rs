@@ -13,7 +13,6 @@ use std::sync::Arc;
 use clap::Args;
 use s3seal::batch::report::Done;
 use s3seal::batch::{ObjectRef, require_current};
-use s3seal::format::ChunkSize;
 use s3seal::format::MAGIC;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
@@ -143,12 +142,7 @@ async fn run_many(
 }
 
 pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Result<ExitCode> {
-    let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
-        Error::usage(format!(
-            "--chunk-size {} must be a power of two from 64KiB to 16MiB",
-            args.chunk_size
-        ))
-    })?;
+    let chunk_size = super::put::chunk_size(args.chunk_size)?;
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use clap::Args;
 use s3seal::batch::report::Done;
-use s3seal::format::ChunkSize;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::seal::{SealAction, SealOutcome, SealRequest, seal, seal_with_progress};
@@ -78,12 +77,7 @@ fn done(outcome: SealOutcome) -> Done {
 }
 
 pub async fn run(global: &GlobalArgs, args: SealArgs, cancel: Cancel) -> Result<ExitCode> {
-    let chunk_size = ChunkSize::from_bytes(args.chunk_size).ok_or_else(|| {
-        Error::usage(format!(
-            "--chunk-size {} must be a power of two from 64KiB to 16MiB",
-            args.chunk_size
-        ))
-    })?;
+    let chunk_size = super::put::chunk_size(args.chunk_size)?;
     if args.concurrency == 0 {
         return Err(Error::usage("--concurrency must be at least 1"));
     }
