@@ -117,23 +117,25 @@ done
 [[ -n "$S3S_PORT" ]] || { log "s3s-tls-server did not start"; cat "$WORK/s3s.log" >&2; exit 1; }
 MOTO="https://$HOST:$MOTO_PORT"
 S3S="https://$HOST:$S3S_PORT"
-# start_relay NAME UPSTREAM_PORT: a latency relay in front of a server; prints its port.
+# start_relay NAME UPSTREAM_PORT: a latency relay in front of a server; sets RELAY_PORT. (Not
+# run in a command substitution: its PID must land in this shell's PIDS.)
 start_relay() {
     "$RELAY_BIN" --upstream "$HOST:$2" --delay-ms $((RTT_MS / 2)) </dev/null >"$WORK/relay-$1.log" 2>&1 &
     PIDS+=($!)
-    local port=""
+    RELAY_PORT=""
     for _ in $(seq 100); do
-        port="$(sed -n 's/^READY port=\([0-9][0-9]*\)$/\1/p' "$WORK/relay-$1.log" | head -n1)"
-        [[ -n "$port" ]] && break
+        RELAY_PORT="$(sed -n 's/^READY port=\([0-9][0-9]*\)$/\1/p' "$WORK/relay-$1.log" | head -n1)"
+        [[ -n "$RELAY_PORT" ]] && break
         sleep 0.1
     done
-    [[ -n "$port" ]] || { log "latency-relay for $1 did not start"; exit 1; }
-    echo "$port"
+    [[ -n "$RELAY_PORT" ]] || { log "latency-relay for $1 did not start"; exit 1; }
 }
 if [[ "$RTT_MS" != 0 ]]; then
     RELAY_S3_PID_INDEX=${#PIDS[@]}
-    RELAY_S3="https://$HOST:$(start_relay s3 "$S3S_PORT")"
-    RELAY_KMS="https://$HOST:$(start_relay kms "$MOTO_PORT")"
+    start_relay s3 "$S3S_PORT"
+    RELAY_S3="https://$HOST:$RELAY_PORT"
+    start_relay kms "$MOTO_PORT"
+    RELAY_KMS="https://$HOST:$RELAY_PORT"
     log "latency relays ($RTT_MS ms round trip): S3 $RELAY_S3, KMS $RELAY_KMS"
 fi
 fixtures="$("$PY" "$ROOT/scripts/local_aws_setup.py" --ca "$TLS/ca.pem" --moto-endpoint "$MOTO" \
