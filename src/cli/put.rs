@@ -197,7 +197,13 @@ async fn run_one(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
         &args.owner,
     )
     .await?;
-    check_lock(&aws, &dest.bucket, args.settings.wants_lock()).await?;
+    check_lock(
+        &aws,
+        &dest.bucket,
+        args.owner.expected_owner.clone(),
+        args.settings.wants_lock(),
+    )
+    .await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let store = Arc::new(SdkStore::new(
         aws.s3.clone(),

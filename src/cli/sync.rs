@@ -170,7 +170,13 @@ pub(super) async fn run_up(
     });
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     gate(&aws, &dest.bucket, up.posture.unwrap_or_default(), up.owner).await?;
-    check_lock(&aws, &dest.bucket, up.settings.wants_lock()).await?;
+    check_lock(
+        &aws,
+        &dest.bucket,
+        up.owner.expected_owner.clone(),
+        up.settings.wants_lock(),
+    )
+    .await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
     let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(
         aws.s3.clone(),

@@ -347,20 +347,14 @@ pub async fn execute<K: Keyring>(
 
 /// Refuses Object Lock settings before any upload when `bucket` does not have Object Lock
 /// enabled (S3 would refuse every object one by one).
-pub async fn check_lock(aws: &s3seal::aws::Aws, bucket: &str, wanted: bool) -> Result<()> {
+pub async fn check_lock(
+    aws: &s3seal::aws::Aws, bucket: &str, expected_owner: Option<String>, wanted: bool,
+) -> Result<()> {
     if !wanted {
         return Ok(());
     }
-    let enabled = aws
-        .s3
-        .get_object_lock_configuration()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| o.object_lock_configuration().cloned())
-        .is_some_and(|c| c.object_lock_enabled().map(|e| e.as_str()) == Some("Enabled"));
-    if enabled {
+    let lock = s3seal::posture::gather::object_lock(&aws.s3, bucket, expected_owner).await;
+    if matches!(lock, s3seal::posture::Fact::Present(ref l) if l.enabled) {
         return Ok(());
     }
     Err(Error::usage_hint(

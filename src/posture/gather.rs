@@ -184,6 +184,39 @@ pub async fn caller_account(sts: &aws_sdk_sts::Client) -> Option<String> {
     }
 }
 
+/// The bucket's Object Lock configuration as a fact (absent when none is configured). The one
+/// reading of it: the posture rules use it, and so do uploads that ask for retention or a legal
+/// hold (they need the bucket to have Object Lock enabled).
+pub async fn object_lock(
+    s3: &aws_sdk_s3::Client, bucket: &str, expected_owner: Option<String>,
+) -> Fact<ObjectLock> {
+    let result = s3
+        .get_object_lock_configuration()
+        .bucket(bucket)
+        .set_expected_bucket_owner(expected_owner)
+        .send()
+        .await;
+    to_fact(
+        result,
+        "s3:GetBucketObjectLockConfiguration",
+        &["ObjectLockConfigurationNotFoundError"],
+        |o| match o.object_lock_configuration() {
+            None => Fact::Absent,
+            Some(c) => {
+                let retention = c.rule().and_then(|r| r.default_retention());
+                Fact::Present(ObjectLock {
+                    enabled: c.object_lock_enabled().map(|e| e.as_str()) == Some("Enabled"),
+                    default_mode: retention
+                        .and_then(|d| d.mode())
+                        .map(|m| m.as_str().to_string()),
+                    default_days: retention.and_then(|d| d.days()),
+                    default_years: retention.and_then(|d| d.years()),
+                })
+            }
+        },
+    )
+}
+
 /// Reads everything the posture rules need about `bucket`. Never fails: what cannot be read
 /// becomes an unknown fact. `account` gives the account-level Block Public Access setting
 /// and the caller's account; without it both stay unknown.
@@ -242,7 +275,7 @@ pub async fn gather(
         read!(get_bucket_ownership_controls),
         read!(get_bucket_encryption),
         read!(get_bucket_versioning),
-        read!(get_object_lock_configuration),
+        object_lock(s3, bucket, expected.clone()),
         read!(get_bucket_logging),
     );
 
@@ -346,25 +379,7 @@ pub async fn gather(
                 mfa_delete: o.mfa_delete().map(|s| s.as_str().to_string()),
             })
         }),
-        object_lock: to_fact(
-            lock,
-            "s3:GetBucketObjectLockConfiguration",
-            &["ObjectLockConfigurationNotFoundError"],
-            |o| match o.object_lock_configuration() {
-                None => Fact::Absent,
-                Some(c) => {
-                    let retention = c.rule().and_then(|r| r.default_retention());
-                    Fact::Present(ObjectLock {
-                        enabled: c.object_lock_enabled().map(|e| e.as_str()) == Some("Enabled"),
-                        default_mode: retention
-                            .and_then(|d| d.mode())
-                            .map(|m| m.as_str().to_string()),
-                        default_days: retention.and_then(|d| d.days()),
-                        default_years: retention.and_then(|d| d.years()),
-                    })
-                }
-            },
-        ),
+        object_lock: lock,
         logging: to_fact(logging, "s3:GetBucketLogging", &[], |o| {
             match o.logging_enabled() {
                 Some(l) if !l.target_bucket().is_empty() => Fact::Present(Logging {

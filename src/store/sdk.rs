@@ -26,6 +26,21 @@ use crate::aws::error_chain;
 use crate::error::Error;
 use crate::location::ObjectLocation;
 
+/// A new object's settings (storage class, tags, user metadata, Object Lock) on a PutObject or
+/// CreateMultipartUpload builder: the two requests that create objects take the same headers.
+macro_rules! with_settings {
+    ($request:expr, $settings:expr) => {{
+        let settings: &ObjectSettings = $settings;
+        $request
+            .set_storage_class(storage_class(settings))
+            .set_tagging(settings.tagging())
+            .set_metadata(metadata(settings))
+            .set_object_lock_mode(lock_mode(settings))
+            .set_object_lock_retain_until_date(retain_until(settings)?)
+            .set_object_lock_legal_hold_status(legal_hold(settings))
+    }};
+}
+
 /// Starts the SDK request `$op` for the object at `$location`, with ExpectedBucketOwner.
 macro_rules! on_object {
     ($self:ident, $op:ident, $location:expr) => {
@@ -199,18 +214,13 @@ impl ObjectStore for SdkStore {
     async fn put_object(
         &self, location: &ObjectLocation, body: Bytes, options: &WriteOptions,
     ) -> StoreResult<PutReceipt> {
-        let out = on_object!(self, put_object, location)
+        let request = on_object!(self, put_object, location);
+        let out = with_settings!(request, &options.settings)
             .content_length(body.len() as i64)
             .content_type(CONTENT_TYPE)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .set_ssekms_key_id(options.sse_kms_key_id.clone())
             .set_if_match(options.if_match.clone())
-            .set_storage_class(storage_class(&options.settings))
-            .set_tagging(options.settings.tagging())
-            .set_metadata(metadata(&options.settings))
-            .set_object_lock_mode(lock_mode(&options.settings))
-            .set_object_lock_retain_until_date(retain_until(&options.settings)?)
-            .set_object_lock_legal_hold_status(legal_hold(&options.settings))
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .body(ByteStream::from(body))
             .customize()
@@ -224,16 +234,11 @@ impl ObjectStore for SdkStore {
     async fn create_multipart_upload(
         &self, location: &ObjectLocation, options: &WriteOptions,
     ) -> StoreResult<String> {
-        let out = on_object!(self, create_multipart_upload, location)
+        let request = on_object!(self, create_multipart_upload, location);
+        let out = with_settings!(request, &options.settings)
             .content_type(CONTENT_TYPE)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .set_ssekms_key_id(options.sse_kms_key_id.clone())
-            .set_storage_class(storage_class(&options.settings))
-            .set_tagging(options.settings.tagging())
-            .set_metadata(metadata(&options.settings))
-            .set_object_lock_mode(lock_mode(&options.settings))
-            .set_object_lock_retain_until_date(retain_until(&options.settings)?)
-            .set_object_lock_legal_hold_status(legal_hold(&options.settings))
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .send()
             .await

@@ -12,8 +12,7 @@ use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::store::failure::{Call, FailureStore, Fault};
 use crate::store::memory::MemoryStore;
-use crate::testing::{TestKeyring, upload_request};
-use crate::transfer::download::DownloadRequest;
+use crate::testing::{TestKeyring, download_request, upload_request};
 use crate::transfer::{Cancel, NoProgress};
 
 const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/test";
@@ -43,14 +42,7 @@ fn request(direction: Direction, mode: TreeMode) -> TreeRequest {
         filters: Default::default(),
         upload: Some(upload_request(dest, None)),
         journals: None,
-        download: DownloadRequest {
-            expected_context: vec![],
-            allow_relocated: false,
-            pins: Default::default(),
-            range: None,
-            concurrency: 2,
-            unit_bytes: 1 << 20,
-        },
+        download: download_request(),
         concurrency: 2,
         // Less than two large parts: large objects must wait for room, small ones squeeze in.
         budget_bytes: 16 << 20,
