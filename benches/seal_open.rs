@@ -14,6 +14,10 @@
 //! - `batch_32MiB/{seal,open}/{1-thread,N-threads}`: 32 distinct chunks of 1 MiB per iteration
 //!   (32 MiB: far beyond L2, as large as L3), once on one thread and once over all cores (rayon),
 //!   as the transfer pipeline works.
+//! - `download_shape/copy+open/{1,N}-threads`: what a download does per GiB, in its real shape:
+//!   16 ranges of 2 MiB (the defaults) land in reused range buffers (a copy from the
+//!   "received" bytes, as from the HTTP client's frames) and each range's chunks are opened
+//!   in place, ranges spread over a pool of 1 and of N threads.
 
 use std::hint::black_box;
 
@@ -175,9 +179,56 @@ fn hot_scaling(cr: &mut Criterion) {
     g.finish();
 }
 
+/// The download's real shape: [`RANGES`] range buffers of [`RANGE_CHUNKS`] chunks, reused from
+/// iteration to iteration as the download's buffer pool reuses them; every range is copied in
+/// from the received ciphertext, then its chunks are opened in place. Ranges go to the pool's
+/// threads as the download hands them to rayon.
+fn download_shape(cr: &mut Criterion) {
+    const RANGES: usize = 16;
+    const RANGE_CHUNKS: usize = 2;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let c = cipher(Backend::default());
+    let sealed_len = CHUNK.bytes() as usize + 16;
+    let received: Vec<Vec<u8>> = (0..RANGES)
+        .map(|r| {
+            (0..RANGE_CHUNKS)
+                .flat_map(|k| sealed_chunk(&c, (r * RANGE_CHUNKS + k) as u64))
+                .collect()
+        })
+        .collect();
+    let mut g = cr.benchmark_group("download_shape");
+    g.throughput(Throughput::Bytes(
+        CHUNK.bytes() * (RANGES * RANGE_CHUNKS) as u64,
+    ));
+    for n in [1, threads] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
+        let mut bufs: Vec<Vec<u8>> = received.clone();
+        g.bench_function(format!("copy+open/{n}-threads"), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    bufs.par_iter_mut()
+                        .with_max_len(1)
+                        .enumerate()
+                        .for_each(|(r, buf)| {
+                            buf.copy_from_slice(&received[r]);
+                            for (k, chunk) in buf.chunks_mut(sealed_len).enumerate() {
+                                let index = (r * RANGE_CHUNKS + k) as u64;
+                                black_box(c.open_in_place(index, false, chunk).unwrap());
+                            }
+                        })
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(10));
-    targets = per_chunk, hot_scaling, batches
+    targets = per_chunk, hot_scaling, batches, download_shape
 }
 criterion_main!(benches);

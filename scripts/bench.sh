@@ -194,6 +194,34 @@ measure_stdout() {
     log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
 }
 
+# make_tree DIR COUNT BYTES: COUNT files of BYTES pseudo-random bytes in nested directories.
+make_tree() {
+    local dir="$1" count="$2" bytes="$3" i
+    [[ "$(find "$dir" -type f 2>/dev/null | wc -l)" == "$count" ]] && return
+    rm -rf "$dir"
+    for i in $(seq "$count"); do
+        mkdir -p "$dir/d$((i % 10))/e$((i % 7))"
+        stream "$bytes" >"$dir/d$((i % 10))/e$((i % 7))/f$i.bin"
+    done
+}
+# Many small objects in one run (issue 14): 500 files x 64 KiB, one process per tool, with
+# and without latency; the report divides the wall time by 500 (per-object overhead).
+TINY="$WORK/tree-tiny"
+make_tree "$TINY" 500 65536
+# tiny_tree SUFFIX S3SEAL_ENV... -- S5CMD...: the three tools over the tiny tree, fresh prefixes.
+tiny_tree() {
+    local suffix="$1" stamp
+    stamp="$(date +%s%N)"
+    shift
+    local via=() s5=()
+    while [[ "$1" != -- ]]; do via+=("$1"); shift; done
+    shift
+    s5=("$@")
+    measure "s3seal-put-tree-tiny$suffix" $((500 * 65536)) "${via[@]}" "${S3SEAL_PUT[@]}" --recursive "$TINY" "s3://$BUCKET/tiny-s3seal-$stamp/"
+    measure "s5cmd-up-tree-tiny$suffix" $((500 * 65536)) "${s5[@]}" cp "$TINY/*" "s3://$BUCKET/tiny-s5cmd-$stamp/"
+    measure "aws-up-tree-tiny$suffix" $((500 * 65536)) "${via[@]}" "$AWS" s3 cp --only-show-errors --recursive "$TINY" "s3://$BUCKET/tiny-aws-$stamp/"
+}
+
 OUT="$WORK/out.bin"
 S3SEAL_PUT=("$S3SEAL" put -q --posture off --kms-key-id "$KMS_ARN")
 [[ "${BENCH_SINGLE:-1}" == 0 ]] || for run in $(seq "$RUNS"); do
@@ -221,6 +249,7 @@ S3SEAL_PUT=("$S3SEAL" put -q --posture off --kms-key-id "$KMS_ARN")
     measure s3seal-get-64k 0 "$S3SEAL" get -q "s3://$BUCKET/small-s3seal.bin" "$WORK/small.out"
     measure s5cmd-down-64k 0 "${S5CMD[@]}" cp "s3://$BUCKET/small-s5cmd.bin" "$WORK/small-s5.out"
     rm -f "$WORK/small.out" "$WORK/small-s5.out"
+    tiny_tree "" env -- "${S5CMD[@]}"
 done
 
 # --- the same transfers with a real network's round-trip time ---------------
@@ -243,6 +272,7 @@ if [[ "$RTT_MS" != 0 ]]; then
         rm -f "$OUT"
         measure "s3seal-put-64k$R" 0 "${VIA[@]}" "${S3SEAL_PUT[@]}" "$SMALL_FILE" "s3://$BUCKET/small-s3seal.bin"
         measure "s5cmd-up-64k$R" 0 "${S5CMD_RTT[@]}" cp "$SMALL_FILE" "s3://$BUCKET/small-s5cmd.bin"
+        tiny_tree "$R" "${VIA[@]}" -- "${S5CMD_RTT[@]}"
     done
     # Stop the relays now so their CPU lines are in their logs.
     for i in 0 1; do kill -TERM "${PIDS[$((RELAY_S3_PID_INDEX + i))]}" 2>/dev/null || true; done
@@ -266,16 +296,6 @@ kms_calls() {
     after="$(kms_requests)"
     printf '%s\t%s\t%s\n' "$label" "$((after - before))" "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')" >>"$KMS_TSV"
     log "$label: $((after - before)) KMS calls"
-}
-# make_tree DIR COUNT BYTES: COUNT files of BYTES pseudo-random bytes in nested directories.
-make_tree() {
-    local dir="$1" count="$2" bytes="$3" i
-    [[ "$(find "$dir" -type f 2>/dev/null | wc -l)" == "$count" ]] && return
-    rm -rf "$dir"
-    for i in $(seq "$count"); do
-        mkdir -p "$dir/d$((i % 10))/e$((i % 7))"
-        stream "$bytes" >"$dir/d$((i % 10))/e$((i % 7))/f$i.bin"
-    done
 }
 if [[ "${BENCH_TREES:-1}" != 0 ]]; then
     SMALL="$WORK/tree-small" LARGE="$WORK/tree-large" TOUT="$WORK/tree-out"
@@ -308,20 +328,20 @@ if [[ "${BENCH_TREES:-1}" != 0 ]]; then
         kms_calls "s3seal-noop-sync-small" "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small-$stamp/"
         measure "s3seal-noop-sync-small" 0 "$S3SEAL" sync -q --posture off --kms-key-id "$KMS_ARN" "$SMALL" "s3://$BUCKET/s3seal-small-$stamp/"
     done
-    # Peak RSS of a sync over a 100,000-object listing: empty objects stored once with s5cmd,
-    # then a dry-run sync from the prefix (it lists, merges and reports every object). The
-    # s3s-fs server lists slowly at that size (about 120 keys/s measured at 10,000-100,000
-    # keys, its CPU the limit): BENCH_LISTING_OBJECTS=20000 for a shorter run.
-    MANY="$WORK/tree-many" COUNT="${BENCH_LISTING_OBJECTS:-100000}"
-    if [[ "$(find "$MANY" -type f 2>/dev/null | wc -l)" != "$COUNT" ]]; then
-        log "making $COUNT empty files"
-        rm -rf "$MANY" && mkdir -p "$MANY"
-        for d in $(seq 0 $((COUNT / 1000 - 1))); do
-            mkdir -p "$MANY/d$d" && (cd "$MANY/d$d" && seq -f "f%g" 0 999 | xargs touch)
-        done
-    fi
-    log "storing $COUNT objects with s5cmd"
-    "${S5CMD[@]}" cp "$MANY/*" "s3://$BUCKET/many/" >/dev/null
+    # Peak RSS of a sync over a 100,000-object listing: a dry-run sync from a prefix of empty
+    # objects (it lists, merges and reports every object). The objects are written straight
+    # into the s3s server's data directory (s3s-fs serves a bucket's files as its objects, so
+    # they list like any other): storing 100,000 objects through S3 takes far longer than
+    # listing them. The server's listing is the slow part (it walks the directory for every
+    # page of 1,000 keys: about 5 minutes for 100,000 here); BENCH_LISTING_OBJECTS=20000 for a
+    # shorter run.
+    COUNT="${BENCH_LISTING_OBJECTS:-100000}"
+    MANY="$WORK/s3s-data/$BUCKET/many"
+    log "writing $COUNT empty objects into the s3s data directory"
+    rm -rf "$MANY"
+    for d in $(seq 0 $((COUNT / 1000 - 1))); do
+        mkdir -p "$MANY/d$d" && (cd "$MANY/d$d" && seq -f "f%g" 0 999 | xargs touch)
+    done
     rm -rf "$TOUT"
     measure "s3seal-sync-listing-100k" 0 "$S3SEAL" sync -q --dry-run "s3://$BUCKET/many/" "$TOUT"
 fi

@@ -193,6 +193,28 @@ def small_table(s, suffix: str) -> list[str]:
     return lines
 
 
+TINY_ROWS = [
+    ("s3seal-put-tree-tiny", "s3seal put --recursive"),
+    ("s5cmd-up-tree-tiny", "s5cmd cp 'dir/*' (unencrypted)"),
+    ("aws-up-tree-tiny", "aws s3 cp --recursive (unencrypted)"),
+]
+
+
+def tiny_table(s, suffix: str) -> list[str]:
+    """500 files x 64 KiB in one process: wall per object is the per-object overhead."""
+    lines = [
+        "| 500 files x 64 KiB, one process | runs | wall s | ms per object | CPU s (user + sys) | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, title in TINY_ROWS:
+        r = s.get(label + suffix)
+        if r:
+            lines.append(
+                f"| {title} | {r['n']} | {r['wall']:.2f} | {r['wall'] * 1000 / 500:.1f} | {r['cpu']:.2f} | {r['rss']:.0f} |"
+            )
+    return lines
+
+
 def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu: str = "", kms=None) -> str:
     lines = [
         BEGIN,
@@ -213,6 +235,8 @@ def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu:
     ]
     lines += table(s, [(label, title) for label, title, _ in ROWS])
     lines += ["", "### One small object per invocation (loopback)", ""] + small_table(s, "")
+    if "s3seal-put-tree-tiny" in s:
+        lines += ["", "Many small objects in one process (loopback):", ""] + tiny_table(s, "")
     r = f"@rtt{rtt_ms}"
     if rtt_ms and any(k.endswith(r) for k in s):
         lines += [
@@ -226,6 +250,8 @@ def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu:
         ]
         lines += table(s, [(label + r, title) for label, title, kind in ROWS if kind in ("up", "down")])
         lines += ["", f"One small object per invocation, {rtt_ms} ms round trip:", ""] + small_table(s, r)
+        if "s3seal-put-tree-tiny" + r in s:
+            lines += ["", f"Many small objects in one process, {rtt_ms} ms round trip:", ""] + tiny_table(s, r)
     lines += ["", "### Targets, as ratios from this run", ""]
     checks = [
         ("Upload CPU per GiB vs s5cmd", ratio(s, "s3seal-put", "s5cmd-up", "cpu_per_gib"), 0.5),

@@ -35,7 +35,9 @@ use crate::ops::verify::{VerifyRequest, verify};
 use crate::pins::KeyPins;
 use crate::store::{ObjectHead, ObjectStore};
 use crate::transfer::download::{DEFAULT_RANGE_BYTES, StoreObject};
-use crate::transfer::{Cancel, NoProgress, default_download_concurrency};
+use crate::transfer::{
+    Cancel, NoProgress, default_download_concurrency, default_rewrite_concurrency,
+};
 
 pub use arguments::{Arguments, Operation};
 pub use event::{BatchEvent, BatchResponse, ResultCode, Task, TaskResult};
@@ -359,7 +361,7 @@ async fn run_operation<K: Keyring>(
                 sse_kms_key_id: args.sse_kms_key_id.clone(),
                 chunk_size: ChunkSize::DEFAULT,
                 part_size: 8 << 20,
-                concurrency: default_download_concurrency(),
+                concurrency: default_rewrite_concurrency(),
                 temp_dir: env.temp_dir.clone(),
                 keep_instruction_file: false,
                 pins: pins.clone(),
@@ -456,7 +458,7 @@ async fn run_seal<K: Keyring>(
         context: args.expected_context.clone(),
         chunk_size: ChunkSize::DEFAULT,
         part_size: 8 << 20,
-        concurrency: default_download_concurrency(),
+        concurrency: default_rewrite_concurrency(),
         delete_plaintext_version: false,
     };
     let o = seal(store, keyring, &request, cancel).await?;

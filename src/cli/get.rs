@@ -56,13 +56,13 @@ pub struct GetArgs {
     /// Accept an object that was written for another bucket/key (a deliberate copy or move)
     #[arg(long)]
     allow_relocated: bool,
-    /// Ranged GETs in flight [default: 2 per core, 4 to 8]. Peak memory is about
+    /// Ranged GETs in flight [default: 16, sized by memory, not cores]. Peak memory is about
     /// 30 MiB + 3 x CONCURRENCY x PART_SIZE (measured; the HTTP client buffers each range
     /// too), to a file or to stdout: a slow reader slows the download, it does not grow memory
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged GET
-    #[arg(long, value_parser = parse_size, default_value = "4MiB", value_name = "SIZE")]
+    #[arg(long, value_parser = parse_size, default_value = "2MiB", value_name = "SIZE")]
     part_size: u64,
     /// To stdout: decrypt into a private temporary file and stream it only after the whole
     /// object verified (required for S3 Encryption Client objects, whose single GCM tag comes

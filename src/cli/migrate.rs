@@ -20,7 +20,7 @@ use s3seal::ops::migrate::{MigrateRequest, Migration};
 use s3seal::pins::printable;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::transfer::download::{DEFAULT_RANGE_BYTES, FirstRange, StoreObject};
-use s3seal::transfer::{Cancel, NoProgress, Progress, default_download_concurrency};
+use s3seal::transfer::{Cancel, NoProgress, Progress, default_rewrite_concurrency};
 use s3seal::{Error, Result};
 use tokio::sync::Mutex;
 
@@ -47,12 +47,12 @@ pub struct MigrateArgs {
     /// Chunk size of the new object, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
-    /// Plaintext per multipart part of the new object (ranged reads of the old one are 4 MiB)
+    /// Plaintext per multipart part of the new object (ranged reads of the old one are 2 MiB)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
     /// Parts or ranges in flight [default: 2 per core, 4 to 8]. Peak memory stays under
     /// 128 MiB at the defaults
-    #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
+    #[arg(long, default_value_t = default_rewrite_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Directory for the verified plaintext while it is re-encrypted [default: the system's
     /// temporary directory]

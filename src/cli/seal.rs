@@ -14,7 +14,7 @@ use s3seal::location::ObjectLocation;
 use s3seal::ops::seal::{SealAction, SealOutcome, SealRequest, seal, seal_with_progress};
 use s3seal::pins::printable;
 use s3seal::store::{ObjectStore, SdkStore};
-use s3seal::transfer::{Cancel, default_download_concurrency};
+use s3seal::transfer::{Cancel, default_rewrite_concurrency};
 use s3seal::{Error, Result};
 use tokio::sync::Mutex;
 
@@ -43,11 +43,11 @@ pub struct SealArgs {
     /// Chunk size, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
-    /// Plaintext per multipart part of the sealed object (reads of the plaintext are 4 MiB)
+    /// Plaintext per multipart part of the sealed object (reads of the plaintext are 2 MiB)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
     /// Parts or ranges in flight per object [default: 2 per core, 4 to 8]
-    #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
+    #[arg(long, default_value_t = default_rewrite_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bucket posture check before the first write to a bucket: enforce refuses a `block`
     /// verdict, strict anything but `ok`

@@ -46,9 +46,10 @@ pub struct SyncArgs {
     /// KMS key for S3's own SSE-KMS encryption [default: the envelope key]
     #[arg(long, value_name = "ID")]
     sse_kms_key_id: Option<String>,
-    /// Parts or ranges in flight for one large object [default: 2 per core, 4 to 10]
-    #[arg(long, default_value_t = default_concurrency(), hide_default_value = true)]
-    concurrency: usize,
+    /// Parts or ranges in flight for one large object [default: uploads 2 per core, 4 to 10;
+    /// downloads 16]
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Plaintext bytes per multipart part of uploads (5MiB..5GiB)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
@@ -232,7 +233,7 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs, cancel: Cancel) -> Result<
                 context: args.context,
                 chunk_size: args.chunk_size,
                 part_size: args.part_size,
-                concurrency: args.concurrency,
+                concurrency: args.concurrency.unwrap_or_else(default_concurrency),
                 posture: args.posture,
                 owner: &args.owner,
                 settings: &args.settings,
@@ -250,7 +251,9 @@ pub async fn run(global: &GlobalArgs, args: SyncArgs, cancel: Cancel) -> Result<
             let src = ObjectLocation::parse_prefix(&args.src)?;
             let down = DownOptions {
                 context: args.context,
-                concurrency: args.concurrency.min(default_download_concurrency().max(1)),
+                concurrency: args
+                    .concurrency
+                    .unwrap_or_else(default_download_concurrency),
                 pins: &args.pins,
             };
             let root = PathBuf::from(&args.dst);
