@@ -383,8 +383,11 @@ impl<K: Keyring> Jobs<'_, K> {
         // reserved at the size asked for, and many small objects are in flight at once.
         request.unit_bytes = request.unit_bytes.min(object.stored_size.max(1));
         let unit = request.unit_bytes.max(1);
+        // A range in flight costs up to three times its size (docs/PERFORMANCE.md). One object
+        // takes at most a quarter of the budget, so several large ones stream at once and each
+        // one's start (header read, KMS) overlaps the others' ranges instead of idling the run.
         let per_object =
-            (self.request.budget_bytes / (3 * unit)).clamp(1, self.request.concurrency as u64);
+            (self.request.budget_bytes / (4 * 3 * unit)).clamp(1, self.request.concurrency as u64);
         request.concurrency = per_object as usize;
         let cost = 3 * object.stored_size.min(per_object * unit);
         let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
