@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    CopySource, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt, PutReceipt, RangeMeta,
-    StoreError, StoreResult, UploadInfo, WriteOptions,
+    ChannelBody, CopySource, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt,
+    PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
 };
 use crate::error::Error;
 use crate::location::ObjectLocation;
@@ -24,6 +24,9 @@ pub enum Call {
     GetRange,
     Head,
     PutObject,
+    /// A streamed PutObject; a fault hits it after the first piece of its body was sent (a
+    /// connection that broke mid-body).
+    PutObjectStream,
     CreateMultipartUpload,
     UploadPart,
     UploadPartCopy,
@@ -149,8 +152,12 @@ impl<S: ObjectStore> FailureStore<S> {
 
 /// Implements [`ObjectStore`] for [`FailureStore`]: each call is counted and checked against
 /// the rules, then passed on to the wrapped store unchanged.
+/// `@extra` holds the calls that need more than that.
 macro_rules! counted_calls {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty = $call:ident;)*) => {
+    (
+        $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty = $call:ident;)*
+        @extra { $($extra:item)* }
+    ) => {
         #[async_trait]
         impl<S: ObjectStore> ObjectStore for FailureStore<S> {
             $(
@@ -159,6 +166,7 @@ macro_rules! counted_calls {
                     self.inner.$name($($arg),*).await
                 }
             )*
+            $($extra)*
         }
     };
 }
@@ -190,4 +198,17 @@ counted_calls! {
     delete_object(location: &ObjectLocation) -> () = DeleteObject;
     delete_object_version(location: &ObjectLocation, version_id: &str) -> () = DeleteObjectVersion;
     get_object_tagging(location: &ObjectLocation) -> Vec<(String, String)> = GetObjectTagging;
+    @extra {
+        async fn put_object_stream(
+            &self, location: &ObjectLocation, mut body: ChannelBody, options: &WriteOptions,
+        ) -> StoreResult<PutReceipt> {
+            if let Err(e) = self.before(Call::PutObjectStream).await {
+                // The connection breaks once the producer has begun: one piece is taken, the
+                // rest of the body is dropped unread.
+                let _ = body.next().await;
+                return Err(e);
+            }
+            self.inner.put_object_stream(location, body, options).await
+        }
+    }
 }

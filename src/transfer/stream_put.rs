@@ -1,0 +1,232 @@
+//! The streamed single PutObject of a file: sealed on the fly, sent as one request, so a
+//! mid-size file costs neither a multipart upload (parts, then S3 copying them together on
+//! Complete) nor a buffer the size of the object. A blocking thread reads the file chunk by
+//! chunk, seals each chunk (the header first: a file's length is known, so the header is final
+//! before the first byte is read) and feeds a bounded channel that is the request body; memory
+//! is [`STREAM_PUT_CHUNKS_HELD`] chunks per object whatever its size.
+//!
+//! The body cannot be replayed, so the SDK never retries it. A retry would have to re-read the
+//! file, and a file changed in between would be sealed as different plaintext under the same
+//! data key and nonces (AES-GCM nonce reuse). Instead, a retryable failure starts the whole
+//! object again with a fresh envelope (new KMS data key, new message id), at most
+//! [`STREAM_PUT_ATTEMPTS`] times. A file that changes size or modification time while it is
+//! read ends the body with an error: the request fails, nothing is stored, and the change is
+//! reported (never retried).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::envelope::{NewEnvelope, context_for};
+use super::plan::PartPlan;
+use super::pool::{BufferPool, pooled_body};
+use super::source::{ChunkReader, FileCheck, OpenedSource, changed_error};
+use super::upload::{UploadOutcome, UploadRequest};
+use super::url_put::MAX_SINGLE_PUT_BYTES;
+use super::{Cancel, Progress};
+use crate::error::{Error, Result};
+use crate::format::{ChunkCipher, Layout, TAG_LEN};
+use crate::kms::Keyring;
+use crate::store::{BodyItem, ChannelBody, ObjectStore, StoreError, WriteOptions, backoff};
+
+/// Attempts of one streamed object, each with its own envelope.
+pub const STREAM_PUT_ATTEMPTS: u32 = 3;
+
+/// Sealed chunks waiting in the body's channel for the HTTP client.
+const BODY_CHANNEL_CHUNKS: usize = 2;
+
+/// Chunks one streamed upload holds at most: those in the channel, the one being read and
+/// sealed, and the one the HTTP client is writing (the tree runner's budget counts these).
+pub const STREAM_PUT_CHUNKS_HELD: u64 = BODY_CHANNEL_CHUNKS as u64 + 2;
+
+/// Largest plaintext sent in one streamed PUT: S3's 5 GiB single-PUT limit, less room for the
+/// header and the tags (16 bytes per chunk: at most 1.25 MiB per 5 GiB at 64 KiB chunks).
+const MAX_STREAM_PUT_PLAIN_BYTES: u64 = MAX_SINGLE_PUT_BYTES - (64 << 20);
+
+/// Whether `source` goes up as one streamed PUT: a file (length known, change detection on)
+/// of at most `request.stream_put_max` bytes that would otherwise take more than one part.
+/// A file that fits in one part keeps the in-memory PUT, which the SDK may retry itself.
+pub(super) fn streams(source: &OpenedSource, request: &UploadRequest, plan: &PartPlan) -> bool {
+    let max = request.stream_put_max.min(MAX_STREAM_PUT_PLAIN_BYTES);
+    source.file_check.is_some()
+        && source.known_len.is_some_and(|len| len <= max)
+        && plan.part_count().is_some_and(|parts| parts > 1)
+}
+
+/// Why one attempt failed.
+enum Failed {
+    /// The store refused or the connection broke: maybe worth another attempt.
+    Store(StoreError),
+    /// Anything else (the source changed or could not be read, KMS, cancellation): final.
+    Final(Error),
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Failed::Final(e)
+    }
+}
+
+/// Uploads the file `source` (of `len` bytes) to `request.dest` with one streamed PutObject,
+/// starting again with a fresh envelope after a retryable failure.
+pub(super) async fn stream_put(
+    store: Arc<dyn ObjectStore>, keyring: &impl Keyring, source: OpenedSource, len: u64,
+    request: &UploadRequest, progress: Arc<dyn Progress>, mut cancel: Cancel,
+) -> Result<UploadOutcome> {
+    let check = source
+        .file_check
+        .clone()
+        .ok_or_else(|| Error::runtime("internal: a streamed PUT of a source that is no file"))?;
+    progress.start(Some(len));
+    let mut reader = Some(source.reader);
+    let mut attempt = 1;
+    loop {
+        let file = match reader.take() {
+            Some(file) => file,
+            None => reopen(&check, len)?,
+        };
+        match put_once(&*store, keyring, file, len, &check, request, &mut cancel).await {
+            Ok(outcome) => {
+                progress.advance(len);
+                progress.finish();
+                return Ok(outcome);
+            }
+            Err(Failed::Store(e)) if e.is_retryable() && attempt < STREAM_PUT_ATTEMPTS => {
+                tracing::debug!(
+                    dest = %request.dest, attempt, error = %e.error,
+                    "streamed PUT failed; starting the object again with a new data key"
+                );
+                tokio::select! {
+                    _ = backoff(attempt) => {}
+                    _ = cancel.cancelled() => return Err(Error::Interrupted),
+                }
+                attempt += 1;
+            }
+            Err(Failed::Store(e)) => return Err(e.error),
+            Err(Failed::Final(e)) => return Err(e),
+        }
+    }
+}
+
+/// The file again, for another attempt: only if it is still what it was at the start.
+fn reopen(check: &FileCheck, len: u64) -> Result<Box<dyn Read + Send>> {
+    check.check(len)?;
+    let file = std::fs::File::open(&check.path)
+        .map_err(|e| Error::io(check.path.display().to_string(), e))?;
+    Ok(Box::new(file))
+}
+
+/// One attempt: a new envelope, the body sealed while it is sent, one PutObject.
+async fn put_once(
+    store: &dyn ObjectStore, keyring: &impl Keyring, file: Box<dyn Read + Send>, len: u64,
+    check: &FileCheck, request: &UploadRequest, cancel: &mut Cancel,
+) -> std::result::Result<UploadOutcome, Failed> {
+    let context = context_for(&request.dest, &request.context)?;
+    let mut envelope =
+        NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size).await?;
+    let header = envelope.seal_header(len)?;
+    let layout = Layout::new(header.len() as u64, request.chunk_size, len);
+    let total = layout.ciphertext_len().map_err(Error::from)?;
+    let options = WriteOptions {
+        sse_kms_key_id: Some(
+            request
+                .sse_kms_key_id
+                .clone()
+                .unwrap_or_else(|| envelope.key_arn.clone()),
+        ),
+        if_match: request.if_match.clone(),
+        settings: request.settings.clone(),
+    };
+    let sealer = Sealer {
+        cipher: envelope.cipher(),
+        layout,
+        check: check.clone(),
+        pool: Arc::new(BufferPool::default()),
+    };
+    let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
+    let producer = tokio::task::spawn_blocking(move || sealer.produce(file, header, tx));
+    let body = ChannelBody::new(rx, total);
+    let sent = tokio::select! {
+        sent = store.put_object_stream(&request.dest, body, &options) => Some(sent),
+        _ = cancel.cancelled() => None,
+    };
+    // The body is gone now, whatever happened: the producer stops at its next chunk.
+    let produced = producer
+        .await
+        .map_err(|e| Error::runtime(format!("the sealing thread stopped: {e}")))?;
+    let Some(sent) = sent else {
+        return Err(Failed::Final(Error::Interrupted));
+    };
+    // A source that changed or failed explains the failed request better than the request's
+    // own error, and is not worth a retry.
+    produced?;
+    let receipt = sent.map_err(Failed::Store)?;
+    Ok(UploadOutcome {
+        plaintext_len: len,
+        ciphertext_len: total,
+        parts: 0,
+        kms_key_arn: envelope.key_arn.clone(),
+        sse_kms_key_id: options.sse_kms_key_id.unwrap_or_default(),
+        etag: receipt.etag,
+    })
+}
+
+/// What the sealing thread needs.
+struct Sealer {
+    cipher: ChunkCipher,
+    layout: Layout,
+    check: FileCheck,
+    pool: Arc<BufferPool>,
+}
+
+impl Sealer {
+    /// Sends the header, then every chunk read and sealed in order. The file must end exactly
+    /// where its length said and must not have changed (checked before the final chunk is
+    /// sent, so a change still fails the request). A failure is sent down the body too, so
+    /// the request fails and nothing is stored. A closed channel (the request ended) stops it
+    /// quietly.
+    fn produce(
+        self, file: Box<dyn Read + Send>, header: Vec<u8>, tx: mpsc::Sender<BodyItem>,
+    ) -> Result<()> {
+        let fail = |e: Error| {
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            Err(e)
+        };
+        if tx.blocking_send(Ok(Bytes::from(header))).is_err() {
+            return Ok(());
+        }
+        let mut reader = ChunkReader::new(file);
+        let path = &self.check.path;
+        for index in 0..self.layout.chunk_count() {
+            let plain = self.layout.chunk_plain_range(index);
+            let len = (plain.end - plain.start) as usize;
+            let mut buf = self.pool.take(len + TAG_LEN);
+            match reader.fill(&mut buf[..len]) {
+                Ok(n) if n == len => {}
+                Ok(_) => return fail(changed_error(path)),
+                Err(e) => return fail(Error::io(path.display().to_string(), e)),
+            }
+            let is_final = self.layout.is_final(index);
+            if is_final {
+                match reader.at_end() {
+                    Ok(true) if !self.check.changed() => {}
+                    Ok(_) => return fail(changed_error(path)),
+                    Err(e) => return fail(Error::io(path.display().to_string(), e)),
+                }
+            }
+            let (data, tag) = buf.split_at_mut(len);
+            tag.copy_from_slice(&self.cipher.seal_in_place(index, is_final, data));
+            let piece = pooled_body(buf, len + TAG_LEN, &self.pool);
+            if tx.blocking_send(Ok(piece)).is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "stream_put_tests.rs"]
+mod tests;
