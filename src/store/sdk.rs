@@ -1,6 +1,7 @@
 //! [`SdkStore`]: the object calls sent with the AWS SDK. Every request here carries
 //! ExpectedBucketOwner when one is configured; every body is sent with a CRC32C checksum
-//! (S3 verifies each byte) and without payload signing (`UNSIGNED-PAYLOAD`: HTTPS already
+//! (S3 verifies each byte; a header for bodies in memory, an aws-chunked trailer for streamed
+//! ones) and without payload signing (`UNSIGNED-PAYLOAD`: HTTPS already
 //! protects the body, and hashing it twice costs a pass over every part); every write asks
 //! for SSE-KMS; every error is mapped by [`s3_error`].
 
