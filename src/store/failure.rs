@@ -25,7 +25,7 @@ pub enum Call {
     Head,
     PutObject,
     /// A streamed PutObject; a fault hits it after the first piece of its body was sent (a
-    /// connection that broke mid-body).
+    /// connection that broke mid-body); a stalled one keeps its body after the caller gave up.
     PutObjectStream,
     CreateMultipartUpload,
     UploadPart,
@@ -70,6 +70,9 @@ pub struct FailureStore<S> {
     rules: Vec<Rule>,
     hooks: Vec<(Call, u32, Hook<S>)>,
     calls: Mutex<HashMap<Call, u32>>,
+    /// Bodies of streamed PUTs in progress; a stalled one stays here for good, as with an HTTP
+    /// connection stuck writing it after its caller gave up.
+    held: Mutex<Vec<Option<ChannelBody>>>,
 }
 
 impl<S: ObjectStore> FailureStore<S> {
@@ -79,6 +82,7 @@ impl<S: ObjectStore> FailureStore<S> {
             rules: Vec::new(),
             hooks: Vec::new(),
             calls: Mutex::new(HashMap::new()),
+            held: Mutex::new(Vec::new()),
         }
     }
 
@@ -200,9 +204,18 @@ counted_calls! {
     get_object_tagging(location: &ObjectLocation) -> Vec<(String, String)> = GetObjectTagging;
     @extra {
         async fn put_object_stream(
-            &self, location: &ObjectLocation, mut body: ChannelBody, options: &WriteOptions,
+            &self, location: &ObjectLocation, body: ChannelBody, options: &WriteOptions,
         ) -> StoreResult<PutReceipt> {
-            if let Err(e) = self.before(Call::PutObjectStream).await {
+            let slot = {
+                let mut held = self.held.lock().expect("held lock");
+                held.push(Some(body));
+                held.len() - 1
+            };
+            let checked = self.before(Call::PutObjectStream).await;
+            let mut body = self.held.lock().expect("held lock")[slot]
+                .take()
+                .expect("a held body");
+            if let Err(e) = checked {
                 // The connection breaks once the producer has begun: one piece is taken, the
                 // rest of the body is dropped unread.
                 let _ = body.next().await;

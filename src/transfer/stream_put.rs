@@ -17,7 +17,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::envelope::{NewEnvelope, context_for};
 use super::plan::PartPlan;
@@ -139,11 +139,13 @@ async fn put_once(
         if_match: request.if_match.clone(),
         settings: request.settings.clone(),
     };
+    let (stop, stopped) = watch::channel(false);
     let sealer = Sealer {
         cipher: envelope.cipher(),
         layout,
         check: check.clone(),
         pool: Arc::new(BufferPool::default()),
+        stopped,
     };
     let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
     let producer = tokio::task::spawn_blocking(move || sealer.produce(file, header, tx));
@@ -152,7 +154,12 @@ async fn put_once(
         sent = store.put_object_stream(&request.dest, body, &options) => Some(sent),
         _ = cancel.cancelled() => None,
     };
-    // The body is gone now, whatever happened: the producer stops at its next chunk.
+    // A failed or abandoned request may leave its body with the HTTP client's connection task
+    // (stuck writing to a stalled socket): stop the producer rather than wait for that body to
+    // be read or dropped. Its channel closes, so the body ends short and can never complete.
+    if !matches!(sent, Some(Ok(_))) {
+        let _ = stop.send(true);
+    }
     let produced = producer
         .await
         .map_err(|e| Error::runtime(format!("the sealing thread stopped: {e}")))?;
@@ -179,22 +186,24 @@ struct Sealer {
     layout: Layout,
     check: FileCheck,
     pool: Arc<BufferPool>,
+    /// Turns true when the attempt is over (failed or cancelled).
+    stopped: watch::Receiver<bool>,
 }
 
 impl Sealer {
     /// Sends the header, then every chunk read and sealed in order. The file must end exactly
     /// where its length said and must not have changed (checked before the final chunk is
     /// sent, so a change still fails the request). A failure is sent down the body too, so
-    /// the request fails and nothing is stored. A closed channel (the request ended) stops it
-    /// quietly.
+    /// the request fails and nothing is stored. A closed channel (the request ended) or the
+    /// end of the attempt stops it quietly.
     fn produce(
         self, file: Box<dyn Read + Send>, header: Vec<u8>, tx: mpsc::Sender<BodyItem>,
     ) -> Result<()> {
         let fail = |e: Error| {
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            self.send(&tx, Err(std::io::Error::other(e.to_string())));
             Err(e)
         };
-        if tx.blocking_send(Ok(Bytes::from(header))).is_err() {
+        if !self.send(&tx, Ok(Bytes::from(header))) {
             return Ok(());
         }
         let mut reader = ChunkReader::new(file);
@@ -219,11 +228,24 @@ impl Sealer {
             let (data, tag) = buf.split_at_mut(len);
             tag.copy_from_slice(&self.cipher.seal_in_place(index, is_final, data));
             let piece = pooled_body(buf, len + TAG_LEN, &self.pool);
-            if tx.blocking_send(Ok(piece)).is_err() {
+            if !self.send(&tx, Ok(piece)) {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Sends `item` once the channel has room (from the blocking thread); false when the body
+    /// is gone or the attempt ended first.
+    fn send(&self, tx: &mpsc::Sender<BodyItem>, item: BodyItem) -> bool {
+        let mut stopped = self.stopped.clone();
+        tokio::runtime::Handle::current().block_on(async move {
+            tokio::select! {
+                sent = tx.send(item) => sent.is_ok(),
+                // Also when the attempt's sender is gone (wait_for fails at once).
+                _ = stopped.wait_for(|stop| *stop) => false,
+            }
+        })
     }
 }
 
