@@ -29,7 +29,7 @@ use super::{Cancel, Progress};
 use crate::error::{Error, Result};
 use crate::format::{ChunkCipher, Layout, TAG_LEN};
 use crate::kms::Keyring;
-use crate::store::{BodyItem, ChannelBody, ObjectStore, StoreError, WriteOptions, backoff};
+use crate::store::{BodyItem, ChannelBody, ObjectStore, StoreError, backoff};
 
 /// Attempts of one streamed object, each with its own envelope.
 pub const STREAM_PUT_ATTEMPTS: u32 = 3;
@@ -129,16 +129,7 @@ async fn put_once(
     let header = envelope.seal_header(len)?;
     let layout = Layout::new(header.len() as u64, request.chunk_size, len);
     let total = layout.ciphertext_len().map_err(Error::from)?;
-    let options = WriteOptions {
-        sse_kms_key_id: Some(
-            request
-                .sse_kms_key_id
-                .clone()
-                .unwrap_or_else(|| envelope.key_arn.clone()),
-        ),
-        if_match: request.if_match.clone(),
-        settings: request.settings.clone(),
-    };
+    let options = request.write_options(&envelope.key_arn);
     let (stop, stopped) = watch::channel(false);
     let sealer = Sealer {
         cipher: envelope.cipher(),

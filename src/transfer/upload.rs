@@ -54,6 +54,22 @@ pub struct UploadRequest {
     pub stream_put_max: u64,
 }
 
+impl UploadRequest {
+    /// How the object is written: SSE-KMS under the requested key, or else the envelope's
+    /// (`key_arn`), with the request's condition and settings.
+    pub(super) fn write_options(&self, key_arn: &str) -> WriteOptions {
+        WriteOptions {
+            sse_kms_key_id: Some(
+                self.sse_kms_key_id
+                    .clone()
+                    .unwrap_or_else(|| key_arn.to_string()),
+            ),
+            if_match: self.if_match.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
 /// What was stored.
 #[derive(Debug, Clone)]
 pub struct UploadOutcome {
@@ -100,16 +116,7 @@ pub async fn upload(
         envelope.cipher(),
         source.file_check,
     );
-    let options = WriteOptions {
-        sse_kms_key_id: Some(
-            request
-                .sse_kms_key_id
-                .clone()
-                .unwrap_or_else(|| envelope.key_arn.clone()),
-        ),
-        if_match: request.if_match.clone(),
-        settings: request.settings.clone(),
-    };
+    let options = request.write_options(&envelope.key_arn);
     progress.start(source.known_len);
     let job = Job {
         store,
