@@ -14,6 +14,7 @@
 //! reported (never retried).
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -95,17 +96,27 @@ pub(super) async fn stream_put(
         .clone()
         .ok_or_else(|| Error::runtime("internal: a streamed PUT of a source that is no file"))?;
     progress.start(Some(len));
+    let upload = StreamPut {
+        store: &*store,
+        request,
+        check,
+        len,
+        shown: Arc::new(Shown {
+            progress,
+            reported: AtomicU64::new(0),
+        }),
+    };
     let mut reader = Some(source.reader);
     let mut attempt = 1;
     loop {
         let file = match reader.take() {
             Some(file) => file,
-            None => reopen(&check, len)?,
+            None => upload.reopen()?,
         };
-        match put_once(&*store, keyring, file, len, &check, request, &mut cancel).await {
+        match upload.put_once(keyring, file, &mut cancel).await {
             Ok(outcome) => {
-                progress.advance(len);
-                progress.finish();
+                upload.shown.up_to(len);
+                upload.shown.progress.finish();
                 return Ok(outcome);
             }
             Err(Failed::Store(e)) if e.is_retryable() && attempt < STREAM_PUT_ATTEMPTS => {
@@ -125,65 +136,98 @@ pub(super) async fn stream_put(
     }
 }
 
-/// The file again, for another attempt: only if it is still what it was at the start.
-fn reopen(check: &FileCheck, len: u64) -> Result<Box<dyn Read + Send>> {
-    check.check(len)?;
-    let file = std::fs::File::open(&check.path)
-        .map_err(|e| Error::io(check.path.display().to_string(), e))?;
-    Ok(Box::new(file))
+/// Progress of one object across its attempts: plaintext bytes are reported once, when the
+/// first attempt sends them (a retry reports only what goes past the earlier attempts).
+struct Shown {
+    progress: Arc<dyn Progress>,
+    reported: AtomicU64,
 }
 
-/// One attempt: a new envelope, the body sealed while it is sent, one PutObject.
-async fn put_once(
-    store: &dyn ObjectStore, keyring: &impl Keyring, file: Box<dyn Read + Send>, len: u64,
-    check: &FileCheck, request: &UploadRequest, cancel: &mut Cancel,
-) -> std::result::Result<UploadOutcome, Failed> {
-    let context = context_for(&request.dest, &request.context)?;
-    let mut envelope =
-        NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size).await?;
-    let header = envelope.seal_header(len)?;
-    let layout = Layout::new(header.len() as u64, request.chunk_size, len);
-    let total = layout.ciphertext_len().map_err(Error::from)?;
-    let options = request.write_options(&envelope.key_arn);
-    let (stop, stopped) = watch::channel(false);
-    let sealer = Sealer {
-        cipher: envelope.cipher(),
-        layout,
-        check: check.clone(),
-        pool: chunk_pool(),
-        stopped,
-    };
-    let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
-    let producer = tokio::task::spawn_blocking(move || sealer.produce(file, header, tx));
-    let body = ChannelBody::new(rx, total);
-    let sent = tokio::select! {
-        sent = store.put_object_stream(&request.dest, body, &options) => Some(sent),
-        _ = cancel.cancelled() => None,
-    };
-    // A failed or abandoned request may leave its body with the HTTP client's connection task
-    // (stuck writing to a stalled socket): stop the producer rather than wait for that body to
-    // be read or dropped. Its channel closes, so the body ends short and can never complete.
-    if !matches!(sent, Some(Ok(_))) {
-        let _ = stop.send(true);
+impl Shown {
+    /// The plaintext up to byte `end` was sent.
+    fn up_to(&self, end: u64) {
+        let before = self.reported.fetch_max(end, Ordering::Relaxed);
+        if end > before {
+            self.progress.advance(end - before);
+        }
     }
-    let produced = producer
-        .await
-        .map_err(|e| Error::runtime(format!("the sealing thread stopped: {e}")))?;
-    let Some(sent) = sent else {
-        return Err(Failed::Final(Error::Interrupted));
-    };
-    // A source that changed or failed explains the failed request better than the request's
-    // own error, and is not worth a retry.
-    produced?;
-    let receipt = sent.map_err(Failed::Store)?;
-    Ok(UploadOutcome {
-        plaintext_len: len,
-        ciphertext_len: total,
-        parts: 0,
-        kms_key_arn: envelope.key_arn.clone(),
-        sse_kms_key_id: options.sse_kms_key_id.unwrap_or_default(),
-        etag: receipt.etag,
-    })
+}
+
+/// One object's upload, the same for each attempt.
+struct StreamPut<'a> {
+    store: &'a dyn ObjectStore,
+    request: &'a UploadRequest,
+    /// The file's identity at the start.
+    check: FileCheck,
+    len: u64,
+    shown: Arc<Shown>,
+}
+
+impl StreamPut<'_> {
+    /// The file again, for another attempt: only if it is still what it was at the start.
+    fn reopen(&self) -> Result<Box<dyn Read + Send>> {
+        let path = &self.check.path;
+        self.check.check(self.len)?;
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        Ok(Box::new(file))
+    }
+
+    /// One attempt: a new envelope, the body sealed while it is sent, one PutObject.
+    async fn put_once(
+        &self, keyring: &impl Keyring, file: Box<dyn Read + Send>, cancel: &mut Cancel,
+    ) -> std::result::Result<UploadOutcome, Failed> {
+        let (request, len) = (self.request, self.len);
+        let context = context_for(&request.dest, &request.context)?;
+        let mut envelope =
+            NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size)
+                .await?;
+        let header = envelope.seal_header(len)?;
+        let layout = Layout::new(header.len() as u64, request.chunk_size, len);
+        let total = layout.ciphertext_len().map_err(Error::from)?;
+        let options = request.write_options(&envelope.key_arn);
+        let (stop, stopped) = watch::channel(false);
+        let sealer = Sealer {
+            cipher: envelope.cipher(),
+            layout,
+            check: self.check.clone(),
+            pool: chunk_pool(),
+            stopped,
+            shown: Arc::clone(&self.shown),
+        };
+        let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
+        let producer = tokio::task::spawn_blocking(move || sealer.produce(file, header, tx));
+        let body = ChannelBody::new(rx, total);
+        let sent = tokio::select! {
+            sent = self.store.put_object_stream(&request.dest, body, &options) => Some(sent),
+            _ = cancel.cancelled() => None,
+        };
+        // A failed or abandoned request may leave its body with the HTTP client's connection
+        // task (stuck writing to a stalled socket): stop the producer rather than wait for that
+        // body to be read or dropped. Its channel closes, so the body ends short and can never
+        // complete.
+        if !matches!(sent, Some(Ok(_))) {
+            let _ = stop.send(true);
+        }
+        let produced = producer
+            .await
+            .map_err(|e| Error::runtime(format!("the sealing thread stopped: {e}")))?;
+        let Some(sent) = sent else {
+            return Err(Failed::Final(Error::Interrupted));
+        };
+        // A source that changed or failed explains the failed request better than the
+        // request's own error, and is not worth a retry.
+        produced?;
+        let receipt = sent.map_err(Failed::Store)?;
+        Ok(UploadOutcome {
+            plaintext_len: len,
+            ciphertext_len: total,
+            parts: 0,
+            kms_key_arn: envelope.key_arn.clone(),
+            sse_kms_key_id: options.sse_kms_key_id.unwrap_or_default(),
+            etag: receipt.etag,
+        })
+    }
 }
 
 /// What the sealing thread needs.
@@ -194,6 +238,7 @@ struct Sealer {
     pool: Arc<BufferPool>,
     /// Turns true when the attempt is over (failed or cancelled).
     stopped: watch::Receiver<bool>,
+    shown: Arc<Shown>,
 }
 
 impl Sealer {
@@ -237,6 +282,7 @@ impl Sealer {
             if !self.send(&tx, Ok(piece)) {
                 return Ok(());
             }
+            self.shown.up_to(plain.end);
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The streamed single PUT's promises without a server: a streamed object decrypts and needs no
 //! multipart upload; a body that breaks stores nothing; a retryable failure starts the object
 //! again with a fresh data key (never replays sealed data); a file that grows while it is read
-//! fails with nothing stored and no retry; Ctrl-C stores nothing.
+//! fails with nothing stored and no retry; Ctrl-C stores nothing; progress counts each byte once.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -274,4 +274,43 @@ async fn cancelling_a_streamed_put_stores_nothing() {
     let result = result.expect("the cancelled upload ended");
     assert!(matches!(result, Err(Error::Interrupted)), "{result:?}");
     assert!(store.inner().object(&location()).is_none());
+}
+
+/// Adds up the progress it is given.
+#[derive(Default)]
+struct Sum(std::sync::atomic::AtomicU64);
+
+impl crate::transfer::Progress for Sum {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::SeqCst);
+    }
+    fn finish(&self) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_counts_each_byte_once_across_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = file(dir.path(), 7 * MIB + 9);
+    let store = Arc::new(FailureStore::new(MemoryStore::new()).fault(
+        Call::PutObjectStream,
+        1,
+        1,
+        Fault::Transient,
+    ));
+    let mut request = upload_request(location(), None);
+    request.stream_put_max = 64 << 20;
+    let sum = Arc::new(Sum::default());
+    upload(
+        store.clone(),
+        &Counting::new(),
+        Source::File(path),
+        &request,
+        sum.clone(),
+        Cancel::never(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.calls(Call::PutObjectStream), 2);
+    assert_eq!(sum.0.load(Ordering::SeqCst), data.len() as u64);
 }
