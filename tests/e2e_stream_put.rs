@@ -4,7 +4,7 @@
 //! upload is made (the s3s server's access log, moto's ETag). On the wire the body carries
 //! its CRC32C as an aws-chunked trailer and no payload hash; a connection reset mid-body and a
 //! 503 each start the object again with a new data key (one more GenerateDataKey), never a
-//! replay of the same sealed bytes.
+//! replay of the same sealed bytes; a streamed object carries its settings and Object Lock.
 
 mod common;
 
@@ -256,4 +256,75 @@ fn a_reset_or_503_mid_body_starts_the_object_again_with_a_new_data_key() {
         let raw = Store::moto().get_raw(&key);
         assert!(python_decode(&raw, &key, &[]) == plain, "{name}");
     }
+}
+
+#[test]
+fn a_streamed_object_carries_its_settings_and_object_lock() {
+    let store = Store::moto();
+    let bucket = format!("s3seal-stream-lock-{}", std::process::id());
+    store.block_on(async {
+        let _ = store
+            .aws
+            .s3
+            .create_bucket()
+            .bucket(&bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let plain = data(9 * MIB, 31);
+    std::fs::write(dir.path().join("nine.bin"), &plain).unwrap();
+    let uri = format!("s3://{bucket}/daily/");
+    ok(
+        Target::Moto,
+        &[
+            "put",
+            "--recursive",
+            dir.path().to_str().unwrap(),
+            &uri,
+            "--kms-key-id",
+            &env().kms_arn,
+            "--posture",
+            "off",
+            "--object-lock-mode",
+            "GOVERNANCE",
+            "--object-lock-retain-until",
+            "2031-01-02",
+            "--tag",
+            "backup=daily",
+            "--storage-class",
+            "STANDARD_IA",
+        ],
+    );
+    let key = "daily/nine.bin";
+    let head = store
+        .block_on(store.aws.s3.head_object().bucket(&bucket).key(key).send())
+        .expect("HeadObject");
+    assert!(!head.e_tag().unwrap().contains('-'), "one PutObject");
+    assert_eq!(head.object_lock_mode().unwrap().as_str(), "GOVERNANCE");
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    assert_eq!(until, 1_925_078_400, "2031-01-02T00:00:00Z");
+    assert_eq!(head.storage_class().unwrap().as_str(), "STANDARD_IA");
+    assert_eq!(
+        head.metadata().unwrap()["s3seal-size"],
+        plain.len().to_string()
+    );
+    let tags = store
+        .block_on(
+            store
+                .aws
+                .s3
+                .get_object_tagging()
+                .bucket(&bucket)
+                .key(key)
+                .send(),
+        )
+        .unwrap();
+    let tags: Vec<(&str, &str)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key(), t.value()))
+        .collect();
+    assert_eq!(tags, [("backup", "daily")]);
 }
