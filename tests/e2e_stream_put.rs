@@ -130,6 +130,7 @@ impl Intercept for Capture {
             "x-amz-trailer",
             "content-encoding",
             "x-amz-decoded-content-length",
+            "x-amz-sdk-checksum-algorithm",
         ];
         let seen = names
             .iter()
@@ -195,6 +196,11 @@ fn the_streamed_body_carries_a_crc32c_trailer_and_no_payload_hash() {
         Some("x-amz-checksum-crc32c")
     );
     assert_eq!(header("content-encoding").as_deref(), Some("aws-chunked"));
+    // What AWS requires of a PutObject with Object Lock settings when there is no Content-MD5.
+    assert_eq!(
+        header("x-amz-sdk-checksum-algorithm").as_deref(),
+        Some("CRC32C")
+    );
     assert_eq!(
         header("x-amz-decoded-content-length"),
         Some(outcome.ciphertext_len.to_string())
