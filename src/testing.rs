@@ -124,6 +124,7 @@ pub fn upload_request(
         part_size: 5 << 20,
         concurrency: 2,
         if_match,
+        stream_put_max: 0,
     }
 }
 

@@ -7,9 +7,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
+use common::decoder::python_decode;
 use common::proxy::{Dir, Fault, Match, Proxy, Rule};
 use common::route::{MIB, Route, std_cmd};
 use common::store::Store;
@@ -75,32 +75,6 @@ fn tags_of(store: &Store, bucket: &str, key: &str) -> Vec<(String, String)> {
     tags
 }
 
-/// The independent Python decoder's reading of the raw stored object.
-fn python_decode(store: &Store, key: &str, stored: &[u8]) -> Vec<u8> {
-    let data_key = store
-        .unwrap_data_key(stored, None)
-        .expect("unwrap the data key");
-    let dir = tempfile::tempdir().unwrap();
-    let object = dir.path().join("object");
-    let out = dir.path().join("plain");
-    std::fs::write(&object, stored).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = std::env::var("S3SEAL_TEST_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| root.join(".venv"));
-    let status = std::process::Command::new(venv.join("bin/python"))
-        .arg(root.join("tests/interop/decode_v1.py"))
-        .arg(&object)
-        .arg(hex::encode(&data_key))
-        .args(["--bucket", &env().bucket, "--key", key])
-        .args(["--context", "team=ops", "--out"])
-        .arg(&out)
-        .status()
-        .expect("run the Python decoder");
-    assert!(status.success(), "the Python decoder refused {key}");
-    std::fs::read(out).unwrap()
-}
-
 #[test]
 fn sealed_objects_read_back_with_get_and_the_python_decoder() {
     let store = Store::moto();
@@ -128,7 +102,7 @@ fn sealed_objects_read_back_with_get_and_the_python_decoder() {
             common::files::get_stdout(Target::Moto, &s3_uri(&key), &["--context", "team=ops"]);
         assert!(got == plain, "{len}: get differs");
         assert!(
-            python_decode(&store, &key, &stored) == plain,
+            python_decode(&stored, &key, &["team=ops"]) == plain,
             "{len}: Python differs"
         );
 

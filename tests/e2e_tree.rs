@@ -575,12 +575,15 @@ fn an_interrupted_sync_leaves_no_upload_behind_and_a_rerun_skips_what_was_done()
     write(&src, "z.txt", b"last");
     let prefix = unique_key("tree-interrupt");
     let uri = prefix_uri(&prefix);
-    // Every UploadPart answer stalls: the big file's multipart upload stays in flight.
-    let stall = Fault::stall(Dir::Down, 0, Duration::from_secs(600));
+    // The big file (one streamed PutObject: more than a part, at most 64 MiB) stalls after
+    // 1 MiB of its body, so it stays in flight and S3 never has all of it.
+    let stall = Fault::stall(Dir::Up, 1 << 20, Duration::from_secs(600));
+    let mut big_put = Match::s3(S3Op::PutObject);
+    big_put.target_has = Some("m-big.bin".into());
     let proxy = Proxy::http(
         &env().moto,
         &env().ca,
-        vec![Rule::new(Match::s3(S3Op::UploadPart), stall, u32::MAX)],
+        vec![Rule::new(big_put, stall, u32::MAX)],
     );
     let child = std_command(&s3seal(Target::Moto))
         .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
@@ -600,9 +603,9 @@ fn an_interrupted_sync_leaves_no_upload_behind_and_a_rerun_skips_what_was_done()
         .unwrap();
     let store = Store::moto();
     wait_for(
-        "the big file's multipart upload",
+        "the big file's upload in flight",
         Duration::from_secs(60),
-        || store.open_uploads(&prefix) > 0,
+        || proxy.fired() > 0,
     );
     sigint(child.id());
     let output = child.wait_with_output().unwrap();
@@ -612,11 +615,7 @@ fn an_interrupted_sync_leaves_no_upload_behind_and_a_rerun_skips_what_was_done()
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(
-        store.open_uploads(&prefix),
-        0,
-        "the multipart upload was not aborted"
-    );
+    assert_eq!(store.open_uploads(&prefix), 0, "an upload was left behind");
     assert!(!store.exists(&format!("{prefix}/m-big.bin")));
     assert!(
         !store.exists(&format!("{prefix}/z.txt")),

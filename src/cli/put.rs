@@ -212,6 +212,7 @@ async fn run_one(global: &GlobalArgs, args: PutArgs, cancel: Cancel) -> Result<(
     let request = UploadRequest {
         settings,
         if_match: None,
+        stream_put_max: 0,
         dest,
         kms_key_id: args.kms_key_id,
         sse_kms_key_id: args.sse_kms_key_id,

@@ -167,6 +167,7 @@ pub(super) async fn run_up(
         part_size: up.part_size,
         concurrency: up.concurrency,
         if_match: None,
+        stream_put_max: 0,
         settings: up.settings.settings(),
     });
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;

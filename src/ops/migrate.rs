@@ -177,6 +177,7 @@ impl Migration {
             part_size: request.part_size.max(5 << 20),
             concurrency: request.concurrency,
             if_match: etag.clone(),
+            stream_put_max: 0,
         };
         let stored = upload(
             Arc::clone(&self.store),

@@ -48,6 +48,27 @@ impl StoreError {
         self.status == Some(404) || matches!(self.code.as_deref(), Some("NoSuchKey" | "NotFound"))
     }
 
+    /// Whether sending the request again may succeed: no answer or a broken body, or an
+    /// answer that says "later" (throttling, a timeout, a server error). For requests the SDK
+    /// retries itself this was already tried; a streamed PutObject is never retried by the
+    /// SDK, so its caller asks this.
+    pub fn is_retryable(&self) -> bool {
+        self.transient
+            || self.status.is_some_and(|s| s == 429 || s >= 500)
+            || matches!(
+                self.code.as_deref(),
+                Some(
+                    "SlowDown"
+                        | "Throttling"
+                        | "ThrottlingException"
+                        | "RequestTimeout"
+                        | "RequestTimeTooSkewed"
+                        | "InternalError"
+                        | "ServiceUnavailable"
+                )
+            )
+    }
+
     /// The range asked for does not exist (only an empty object has no byte 0).
     pub fn is_unsatisfiable_range(&self) -> bool {
         self.status == Some(416) || self.code.as_deref() == Some("InvalidRange")

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    CopySource, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt, PutReceipt, RangeMeta,
-    StoreError, StoreResult, UploadInfo, WriteOptions,
+    ChannelBody, CopySource, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt,
+    PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
 };
 use crate::error::Error;
 use crate::location::ObjectLocation;
@@ -24,6 +24,9 @@ pub enum Call {
     GetRange,
     Head,
     PutObject,
+    /// A streamed PutObject; a fault hits it after the first piece of its body was sent (a
+    /// connection that broke mid-body); a stalled one keeps its body after the caller gave up.
+    PutObjectStream,
     CreateMultipartUpload,
     UploadPart,
     UploadPartCopy,
@@ -67,6 +70,9 @@ pub struct FailureStore<S> {
     rules: Vec<Rule>,
     hooks: Vec<(Call, u32, Hook<S>)>,
     calls: Mutex<HashMap<Call, u32>>,
+    /// Bodies of streamed PUTs in progress; a stalled one stays here for good, as with an HTTP
+    /// connection stuck writing it after its caller gave up.
+    held: Mutex<Vec<Option<ChannelBody>>>,
 }
 
 impl<S: ObjectStore> FailureStore<S> {
@@ -76,6 +82,7 @@ impl<S: ObjectStore> FailureStore<S> {
             rules: Vec::new(),
             hooks: Vec::new(),
             calls: Mutex::new(HashMap::new()),
+            held: Mutex::new(Vec::new()),
         }
     }
 
@@ -149,8 +156,12 @@ impl<S: ObjectStore> FailureStore<S> {
 
 /// Implements [`ObjectStore`] for [`FailureStore`]: each call is counted and checked against
 /// the rules, then passed on to the wrapped store unchanged.
+/// `@extra` holds the calls that need more than that.
 macro_rules! counted_calls {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty = $call:ident;)*) => {
+    (
+        $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty = $call:ident;)*
+        @extra { $($extra:item)* }
+    ) => {
         #[async_trait]
         impl<S: ObjectStore> ObjectStore for FailureStore<S> {
             $(
@@ -159,6 +170,7 @@ macro_rules! counted_calls {
                     self.inner.$name($($arg),*).await
                 }
             )*
+            $($extra)*
         }
     };
 }
@@ -190,4 +202,26 @@ counted_calls! {
     delete_object(location: &ObjectLocation) -> () = DeleteObject;
     delete_object_version(location: &ObjectLocation, version_id: &str) -> () = DeleteObjectVersion;
     get_object_tagging(location: &ObjectLocation) -> Vec<(String, String)> = GetObjectTagging;
+    @extra {
+        async fn put_object_stream(
+            &self, location: &ObjectLocation, body: ChannelBody, options: &WriteOptions,
+        ) -> StoreResult<PutReceipt> {
+            let slot = {
+                let mut held = self.held.lock().expect("held lock");
+                held.push(Some(body));
+                held.len() - 1
+            };
+            let checked = self.before(Call::PutObjectStream).await;
+            let mut body = self.held.lock().expect("held lock")[slot]
+                .take()
+                .expect("a held body");
+            if let Err(e) = checked {
+                // The connection breaks once the producer has begun: one piece is taken, the
+                // rest of the body is dropped unread.
+                let _ = body.next().await;
+                return Err(e);
+            }
+            self.inner.put_object_stream(location, body, options).await
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! [`MemoryStore`]: an object store in memory with S3's semantics for what s3seal relies on
 //! (ranges clamped at the end, `If-Match` on reads and writes, multipart uploads that become
-//! an object only when completed, aborts that remove them). It lets the pipelines' unit tests
-//! run without any server; wrapped in [`super::failure::FailureStore`] it fails on purpose.
+//! an object only when completed, aborts that remove them, streamed PUTs stored only once
+//! their whole body arrived). It lets the pipelines' unit tests run without any server;
+//! wrapped in [`super::failure::FailureStore`] it fails on purpose.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -11,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    CopySource, ObjectEntry, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt,
-    PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
+    ChannelBody, CopySource, ObjectEntry, ObjectHead, ObjectPage, ObjectStore, PartInfo,
+    PartReceipt, PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
 };
 use crate::error::Error;
 use crate::location::ObjectLocation;
@@ -190,6 +191,19 @@ impl ObjectStore for MemoryStore {
         Self::check_if_match(&state, location, options.if_match.as_deref())?;
         let metadata = options.settings.metadata.iter().cloned().collect();
         Ok(Self::store(&mut state, location, body, metadata))
+    }
+
+    async fn put_object_stream(
+        &self, location: &ObjectLocation, body: ChannelBody, options: &WriteOptions,
+    ) -> StoreResult<PutReceipt> {
+        // As S3: the object exists only once the whole body arrived; a broken body stores
+        // nothing (and, like a connection that broke, may be tried again).
+        let data = body.collect().await.map_err(|e| {
+            StoreError::transient(Error::runtime(format!(
+                "the body of PutObject {location} broke: {e}"
+            )))
+        })?;
+        self.put_object(location, Bytes::from(data), options).await
     }
 
     async fn create_multipart_upload(

@@ -1,9 +1,11 @@
 //! The object store seam: the one place that sends S3 object requests (ranged GET, HEAD,
-//! PutObject, the multipart calls, server-side copy, listing, deletion, tagging).
+//! PutObject (from memory or streamed, [`ChannelBody`]), the multipart calls, server-side copy,
+//! listing, deletion, tagging).
 //!
 //! Everything that reads or writes objects goes through [`ObjectStore`], so the rules of the
 //! wire are applied once, in [`SdkStore`]: ExpectedBucketOwner on every request when given,
-//! CRC32C on every body, `UNSIGNED-PAYLOAD` over HTTPS, and SDK errors mapped to errors with
+//! CRC32C on every body (a header for bodies in memory, an aws-chunked trailer for streamed
+//! ones), `UNSIGNED-PAYLOAD` over HTTPS, and SDK errors mapped to errors with
 //! a cause, a hint and whether a retry can help ([`StoreError`]). The pipelines above it add
 //! the explicit abort-on-failure ([`abort_quietly`]) and the retry of broken ranged reads
 //! ([`get_range_retrying`]), so both can be tested with [`failure::FailureStore`] over
@@ -11,6 +13,7 @@
 //!
 //! Posture's bucket-configuration reads stay in `posture::gather`: they are not object calls.
 
+mod body;
 mod errors;
 pub mod failure;
 pub mod memory;
@@ -26,6 +29,7 @@ use bytes::Bytes;
 use crate::error::Error;
 use crate::location::ObjectLocation;
 
+pub use body::{BodyItem, ChannelBody};
 pub use errors::StoreError;
 pub use sdk::SdkStore;
 
@@ -201,6 +205,13 @@ pub trait ObjectStore: Send + Sync {
 
     async fn put_object(
         &self, location: &ObjectLocation, body: Bytes, options: &WriteOptions,
+    ) -> StoreResult<PutReceipt>;
+
+    /// PutObject with a body produced while it is sent (exactly `body.len()` bytes). An error
+    /// from the body fails the request and stores nothing. Never retried by the store: the
+    /// body cannot be replayed (see [`ChannelBody`]).
+    async fn put_object_stream(
+        &self, location: &ObjectLocation, body: ChannelBody, options: &WriteOptions,
     ) -> StoreResult<PutReceipt>;
 
     /// Starts a multipart upload; returns its upload id.

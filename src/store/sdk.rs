@@ -1,6 +1,7 @@
 //! [`SdkStore`]: the object calls sent with the AWS SDK. Every request here carries
 //! ExpectedBucketOwner when one is configured; every body is sent with a CRC32C checksum
-//! (S3 verifies each byte) and without payload signing (`UNSIGNED-PAYLOAD`: HTTPS already
+//! (S3 verifies each byte; a header for bodies in memory, an aws-chunked trailer for streamed
+//! ones) and without payload signing (`UNSIGNED-PAYLOAD`: HTTPS already
 //! protects the body, and hashing it twice costs a pass over every part); every write asks
 //! for SSE-KMS; every error is mapped by [`s3_error`].
 
@@ -14,12 +15,13 @@ use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHoldStatus,
     ObjectLockMode, ServerSideEncryption, StorageClass,
 };
+use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
 
 use super::errors::s3_error;
 use super::{
-    CopySource, LockMode, ObjectEntry, ObjectHead, ObjectPage, ObjectSettings, ObjectStore,
-    PartInfo, PartReceipt, PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo,
+    ChannelBody, CopySource, LockMode, ObjectEntry, ObjectHead, ObjectPage, ObjectSettings,
+    ObjectStore, PartInfo, PartReceipt, PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo,
     WriteOptions,
 };
 use crate::aws::error_chain;
@@ -71,6 +73,29 @@ impl SdkStore {
 
     fn owner(&self) -> Option<String> {
         self.expected_owner.clone()
+    }
+
+    /// PutObject of `len` bytes. The SDK adds the CRC32C: as a header when the body is in
+    /// memory (and retries it from those bytes), as an aws-chunked trailer when it is streamed
+    /// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`; S3 checks it before storing anything).
+    async fn put(
+        &self, location: &ObjectLocation, body: ByteStream, len: u64, options: &WriteOptions,
+    ) -> StoreResult<PutReceipt> {
+        let request = on_object!(self, put_object, location);
+        let out = with_settings!(request, &options.settings)
+            .content_length(len as i64)
+            .content_type(CONTENT_TYPE)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .set_ssekms_key_id(options.sse_kms_key_id.clone())
+            .set_if_match(options.if_match.clone())
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .body(body)
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", location, e))?;
+        Ok(receipt(out.e_tag(), out.version_id()))
     }
 
     /// A presigned GET of `location` (no request is sent).
@@ -214,21 +239,18 @@ impl ObjectStore for SdkStore {
     async fn put_object(
         &self, location: &ObjectLocation, body: Bytes, options: &WriteOptions,
     ) -> StoreResult<PutReceipt> {
-        let request = on_object!(self, put_object, location);
-        let out = with_settings!(request, &options.settings)
-            .content_length(body.len() as i64)
-            .content_type(CONTENT_TYPE)
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .set_ssekms_key_id(options.sse_kms_key_id.clone())
-            .set_if_match(options.if_match.clone())
-            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .body(ByteStream::from(body))
-            .customize()
-            .disable_payload_signing()
-            .send()
+        let len = body.len() as u64;
+        self.put(location, ByteStream::from(body), len, options)
             .await
-            .map_err(|e| s3_error("PutObject", location, e))?;
-        Ok(receipt(out.e_tag(), out.version_id()))
+    }
+
+    async fn put_object_stream(
+        &self, location: &ObjectLocation, body: ChannelBody, options: &WriteOptions,
+    ) -> StoreResult<PutReceipt> {
+        let len = body.len();
+        // Not rebuildable: the SDK sends it once and never retries it (ChannelBody's docs).
+        let body = ByteStream::new(SdkBody::from_body_1_x(body));
+        self.put(location, body, len, options).await
     }
 
     async fn create_multipart_upload(

@@ -2,7 +2,8 @@
 //! - up: [`source`] (files, streams, change detection) -> `seal` (parts read into their send
 //!   buffers and sealed in place) -> `parts` (the memory budget) -> [`upload`] (single PUT or
 //!   multipart orchestration, abort on failure); [`url_put`] is the same for a presigned URL;
-//!   [`resume`] is the resumable upload of a file (journal, proof, missing parts only);
+//!   [`stream_put`] sends a mid-size file as one PutObject sealed on the fly (retried whole,
+//!   with a new envelope); [`resume`] is the resumable upload of a file (journal, proof, missing parts only);
 //! - down: [`download`] (first read, header checks, concurrent ranged reads, open, output);
 //! - shared: `envelope` (a new object's keys and header), `pool` (the one buffer pool),
 //!   `cpu` (the one way to run CPU work from async code), [`plan`] (part planning).
@@ -20,6 +21,7 @@ mod pool;
 pub mod resume;
 mod seal;
 pub mod source;
+pub mod stream_put;
 pub mod upload;
 pub mod url_put;
 

@@ -5,7 +5,8 @@
 //! up front, so part 1 is finished and uploaded like any other part. For a stream it is only
 //! known at the end: part 1 is sealed early, kept, and uploaded last with its header (multipart
 //! parts may arrive in any order). A source that fits in one part is sent with a single
-//! PutObject. Any failure or cancellation aborts the multipart upload explicitly, and the
+//! PutObject; a file up to `stream_put_max` bytes with one streamed PutObject
+//! ([`super::stream_put`]). Any failure or cancellation aborts the multipart upload explicitly, and the
 //! original error is returned.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use super::pool::BufferPool;
 use super::seal::PartBuf;
 use super::source::ChunkReader;
 pub use super::source::Source;
+use super::stream_put::{stream_put, streams};
 use super::{Cancel, Progress};
 use crate::error::{Error, Result};
 use crate::format::{ChunkSize, Layout};
@@ -47,6 +49,25 @@ pub struct UploadRequest {
     pub if_match: Option<String>,
     /// Storage class, tags, user metadata and Object Lock of the new object.
     pub settings: ObjectSettings,
+    /// A file of at most this many bytes that needs more than one part is sent as one
+    /// streamed PutObject, sealed on the fly (`transfer::stream_put`); 0: never (multipart).
+    pub stream_put_max: u64,
+}
+
+impl UploadRequest {
+    /// How the object is written: SSE-KMS under the requested key, or else the envelope's
+    /// (`key_arn`), with the request's condition and settings.
+    pub(super) fn write_options(&self, key_arn: &str) -> WriteOptions {
+        WriteOptions {
+            sse_kms_key_id: Some(
+                self.sse_kms_key_id
+                    .clone()
+                    .unwrap_or_else(|| key_arn.to_string()),
+            ),
+            if_match: self.if_match.clone(),
+            settings: self.settings.clone(),
+        }
+    }
 }
 
 /// What was stored.
@@ -78,7 +99,12 @@ pub async fn upload(
         )
     };
     // Check what needs no KMS call first: a bad part size or an impossible hint.
-    plan_for(0)?;
+    let rough_plan = plan_for(0)?;
+    if streams(&source, request, &rough_plan)
+        && let Some(len) = source.known_len
+    {
+        return stream_put(store, keyring, source, len, request, progress, cancel).await;
+    }
     let envelope =
         NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size).await?;
     let plan = plan_for(envelope.header_len as u64)?;
@@ -90,16 +116,7 @@ pub async fn upload(
         envelope.cipher(),
         source.file_check,
     );
-    let options = WriteOptions {
-        sse_kms_key_id: Some(
-            request
-                .sse_kms_key_id
-                .clone()
-                .unwrap_or_else(|| envelope.key_arn.clone()),
-        ),
-        if_match: request.if_match.clone(),
-        settings: request.settings.clone(),
-    };
+    let options = request.write_options(&envelope.key_arn);
     progress.start(source.known_len);
     let job = Job {
         store,

@@ -6,8 +6,6 @@
 //! header holds its length.
 
 use std::io::Read;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use aws_smithy_types::body::SdkBody;
@@ -21,6 +19,7 @@ use crate::format::{ChunkCipher, ChunkSize, Layout, TAG_LEN};
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::presign::{ParsedUrl, UrlClient, redact_url, url_error, xml_error};
+use crate::store::ChannelBody;
 
 /// S3's limit for a single PutObject, hence for an upload through a presigned PUT URL.
 pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -43,29 +42,6 @@ pub struct UrlPutOutcome {
     pub plaintext_len: u64,
     pub ciphertext_len: u64,
     pub kms_key_arn: String,
-}
-
-/// A request body fed by the sealing task, chunk by chunk, with its exact length announced.
-struct ChannelBody {
-    rx: tokio::sync::mpsc::Receiver<std::result::Result<Bytes, std::io::Error>>,
-    len: u64,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>, cx: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|item| item.map(|r| r.map(http_body::Frame::data)))
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.len)
-    }
 }
 
 fn too_big(len: u64) -> Error {
@@ -239,7 +215,7 @@ pub async fn put_to_url(
         produce(reader, header, layout, cipher, file_check, tx)
     });
     let headers = put_headers(&parsed, total, &request.sse_kms_key_id);
-    let body = SdkBody::from_body_1_x(ChannelBody { rx, len: total });
+    let body = SdkBody::from_body_1_x(ChannelBody::new(rx, total));
     let sent = client.send("PUT", url, &headers, body).await;
     if let Err(e) = producer.await.expect("sealing task panicked") {
         return Err(Error::runtime_hint(

@@ -1,6 +1,7 @@
 //! One object of a tree, from decision to report: the upload, download or deletion of a
 //! [`Work`] item through the existing pipelines (`transfer::upload`, `transfer::download`),
-//! inside its share of the run's memory budget. Nothing here fails the run: every outcome,
+//! inside its share of the run's memory budget (a mid-size file goes up as one streamed
+//! PutObject, see [`STREAM_PUT_MAX_BYTES`]). Nothing here fails the run: every outcome,
 //! error included, becomes an [`ObjectReport`].
 
 use std::path::{Path, PathBuf};
@@ -20,11 +21,19 @@ use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::transfer::download::{FirstRange, Sink, StoreObject, download};
 use crate::transfer::resume::{JournalDir, upload_resumable};
+use crate::transfer::stream_put::STREAM_PUT_CHUNKS_HELD;
 use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, Progress, Source};
 
 /// Fixed cost of one object in flight besides its data buffers (requests, headers, a chunk).
 const OBJECT_OVERHEAD_BYTES: u64 = 256 * 1024;
+
+/// Files up to this size that need more than one part are uploaded with one streamed
+/// PutObject (`transfer::stream_put`), unless the run is resumable: S3 then stores them
+/// without multipart parts to copy together, and each costs the budget a few chunks
+/// (`STREAM_PUT_CHUNKS_HELD`), so many go in parallel. Larger files keep multipart uploads,
+/// whose parts go up in parallel (docs/SYNC.md, docs/PERFORMANCE.md).
+pub const STREAM_PUT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Forwards the bytes of one transfer to the run's progress, not its start or end.
 struct Forward(Arc<dyn Progress>);
@@ -275,13 +284,26 @@ impl<K: Keyring> Jobs<'_, K> {
             .saturating_sub(1)
             .clamp(1, self.request.concurrency as u64);
         let size = stamp.size.unwrap_or(0);
+        // As `put`: an interrupted resumable upload of this key waiting in the user's journal
+        // is resumed (or, if it cannot be, aborted) even without --resumable, never orphaned.
+        let journals = self.request.journals.clone().or_else(|| {
+            JournalDir::user()
+                .ok()
+                .filter(|j| j.journal_path(&location).exists())
+        });
+        // A resumable upload needs parts; any other file up to STREAM_PUT_MAX_BYTES that needs
+        // more than one part is one streamed PutObject holding a few chunks, not its parts.
+        let streamed = journals.is_none() && size > part && size <= STREAM_PUT_MAX_BYTES;
         let cost = if size <= part {
             size
+        } else if streamed {
+            STREAM_PUT_CHUNKS_HELD * request.chunk_size.sealed_bytes()
         } else {
             (per_object + 1) * part
         };
         request.dest = location;
         request.concurrency = per_object as usize;
+        request.stream_put_max = if streamed { STREAM_PUT_MAX_BYTES } else { 0 };
         request.settings.metadata.extend(stamp.to_metadata());
         request
             .settings
@@ -290,13 +312,6 @@ impl<K: Keyring> Jobs<'_, K> {
         let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
         let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));
         let store = Arc::clone(&self.store);
-        // As `put`: an interrupted resumable upload of this key waiting in the user's journal
-        // is resumed (or, if it cannot be, aborted) even without --resumable, never orphaned.
-        let journals = self.request.journals.clone().or_else(|| {
-            JournalDir::user()
-                .ok()
-                .filter(|j| j.journal_path(&request.dest).exists())
-        });
         let outcome = match &journals {
             Some(journals) => {
                 let done = upload_resumable(

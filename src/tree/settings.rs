@@ -79,6 +79,7 @@ mod tests {
             part_size: 8 << 20,
             concurrency: 4,
             if_match: None,
+            stream_put_max: 0,
             settings: ObjectSettings::default(),
         }
     }

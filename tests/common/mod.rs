@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod decoder;
 pub mod files;
 pub mod process;
 pub mod proxy;

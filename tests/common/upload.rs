@@ -25,6 +25,7 @@ pub async fn upload_stream(
         part_size,
         concurrency: 2,
         if_match: None,
+        stream_put_max: 0,
     };
     let keyring = s3seal::kms::KmsKeyring::new(aws.kms.clone());
     let store = Arc::new(s3seal::store::SdkStore::new(aws.s3.clone(), None));

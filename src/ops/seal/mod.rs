@@ -188,6 +188,7 @@ pub async fn seal_with_progress(
         part_size: request.part_size,
         concurrency: request.concurrency,
         if_match: Some(etag.clone()),
+        stream_put_max: 0,
         settings,
     };
     let source = Source::StreamWithHint {
