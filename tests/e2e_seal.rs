@@ -276,15 +276,7 @@ fn objects_that_are_not_plaintext_or_not_there_are_refused() {
 fn object_lock_refuses_the_deletion_and_seal_says_so() {
     let store = Store::moto();
     let bucket = format!("seal-locked-{}", std::process::id());
-    let _ = store.block_on(
-        store
-            .aws
-            .s3
-            .create_bucket()
-            .bucket(&bucket)
-            .object_lock_enabled_for_bucket(true)
-            .send(),
-    );
+    store.create_object_lock_bucket(&bucket);
     let key = unique_key("seal-locked");
     let until = aws_smithy_types::DateTime::from_secs(
         std::time::SystemTime::now()

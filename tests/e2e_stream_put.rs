@@ -268,16 +268,7 @@ fn a_reset_or_503_mid_body_starts_the_object_again_with_a_new_data_key() {
 fn a_streamed_object_carries_its_settings_and_object_lock() {
     let store = Store::moto();
     let bucket = format!("s3seal-stream-lock-{}", std::process::id());
-    store.block_on(async {
-        let _ = store
-            .aws
-            .s3
-            .create_bucket()
-            .bucket(&bucket)
-            .object_lock_enabled_for_bucket(true)
-            .send()
-            .await;
-    });
+    store.create_object_lock_bucket(&bucket);
     let dir = tempfile::tempdir().unwrap();
     let plain = data(9 * MIB, 31);
     std::fs::write(dir.path().join("nine.bin"), &plain).unwrap();

@@ -452,16 +452,7 @@ fn keys_that_would_leave_the_directory_are_refused_per_object() {
 fn object_lock_retention_and_settings_are_set_on_the_stored_objects() {
     let store = Store::moto();
     let bucket = format!("s3seal-lock-{}", std::process::id());
-    store.block_on(async {
-        let _ = store
-            .aws
-            .s3
-            .create_bucket()
-            .bucket(&bucket)
-            .object_lock_enabled_for_bucket(true)
-            .send()
-            .await;
-    });
+    store.create_object_lock_bucket(&bucket);
     let (_dir, src, _) = tree_dirs();
     write(&src, "one.txt", b"one");
     write(&src, "d/two.txt", b"two");

@@ -95,6 +95,18 @@ impl Store {
         self.rt.block_on(f)
     }
 
+    /// Creates `bucket` with Object Lock enabled (an existing one is left as it is).
+    pub fn create_object_lock_bucket(&self, bucket: &str) {
+        let _ = self.rt.block_on(
+            self.aws
+                .s3
+                .create_bucket()
+                .bucket(bucket)
+                .object_lock_enabled_for_bucket(true)
+                .send(),
+        );
+    }
+
     /// The stored bytes of `key`, as S3 has them.
     pub fn get_raw(&self, key: &str) -> Vec<u8> {
         self.rt.block_on(async {
