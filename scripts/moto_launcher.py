@@ -1,4 +1,5 @@
-"""Start moto's server with two S3 response fixes that aws-sdk-rust needs.
+"""Start moto's server with two S3 response fixes that aws-sdk-rust needs, and TLS
+handshakes done per connection.
 
 moto 5.2.5 serializes a few S3 responses under the root element
 `<Operation>Response` when its service model has no result wrapper for them.
@@ -7,7 +8,15 @@ parse. This launcher renames the root element for the operations s3seal uses,
 then runs `moto.server.main()` with the command-line arguments it was given
 (for example `-H 127.0.0.1 -p PORT -c server.pem -k server.key`).
 
-Used by scripts/local-aws.sh; see docs/LOCAL-AWS.md.
+werkzeug's development server, which moto runs, wraps its listening socket in TLS, so every
+accepted connection finishes its TLS handshake inside accept(), in the one thread that
+accepts; and it closes every connection after one response. Every request (every KMS call)
+therefore paid a handshake, one at a time: with 20 ms of round trip that serialised
+GenerateDataKey calls at about one round trip each (docs/PERFORMANCE.md). The launcher makes
+the handshake happen in the connection's own thread, on its first read, as a real endpoint
+does them concurrently.
+
+Used by scripts/local-aws.sh and scripts/bench.sh; see docs/LOCAL-AWS.md.
 """
 
 from __future__ import annotations
@@ -43,8 +52,35 @@ def patch_s3_serializer() -> None:
     serializer._serialize_body = _serialize_body
 
 
+def patch_tls_handshake() -> None:
+    import werkzeug.serving as serving
+
+    original = getattr(serving, "load_ssl_context", None)
+    if original is None:
+        sys.exit("moto_launcher: werkzeug.serving.load_ssl_context not found")
+
+    class PerConnectionHandshake:
+        """An SSLContext whose sockets handshake on first use, not in accept()."""
+
+        def __init__(self, context: Any) -> None:
+            self._context = context
+
+        def wrap_socket(self, sock: Any, server_side: bool = False, **kwargs: Any) -> Any:
+            kwargs["do_handshake_on_connect"] = False
+            return self._context.wrap_socket(sock, server_side=server_side, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._context, name)
+
+    def load_ssl_context(*args: Any, **kwargs: Any) -> Any:
+        return PerConnectionHandshake(original(*args, **kwargs))
+
+    serving.load_ssl_context = load_ssl_context
+
+
 def main() -> None:
     patch_s3_serializer()
+    patch_tls_handshake()
     import moto.server
 
     print(f"moto_launcher: patched S3 root elements {S3_ROOT_ELEMENTS}", flush=True)
