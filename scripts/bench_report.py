@@ -179,18 +179,23 @@ def table(s, rows) -> list[str]:
     return lines
 
 
-def small_table(s, suffix: str) -> list[str]:
-    lines = [
-        "| one invocation | runs | wall ms | CPU ms (user + sys) | peak RSS MiB |",
-        "|---|---|---|---|---|",
-    ]
-    for label, title in SMALL_ROWS:
+def rows_table(s, suffix: str, header: list[str], rows, cells) -> list[str]:
+    """A table with one row per (label, title) of `rows` measured in this run: the title,
+    the number of runs, then `cells(summary)`."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, title in rows:
         r = s.get(label + suffix)
         if r:
-            lines.append(
-                f"| {title} | {r['n']} | {r['wall'] * 1000:.0f} | {r['cpu'] * 1000:.0f} | {r['rss']:.0f} |"
-            )
+            lines.append("| " + " | ".join([title, str(r["n"])] + cells(r)) + " |")
     return lines
+
+
+def small_table(s, suffix: str) -> list[str]:
+    header = ["one invocation", "runs", "wall ms", "CPU ms (user + sys)", "peak RSS MiB"]
+    return rows_table(
+        s, suffix, header, SMALL_ROWS,
+        lambda r: [f"{r['wall'] * 1000:.0f}", f"{r['cpu'] * 1000:.0f}", f"{r['rss']:.0f}"],
+    )
 
 
 TINY_ROWS = [
@@ -202,17 +207,12 @@ TINY_ROWS = [
 
 def tiny_table(s, suffix: str) -> list[str]:
     """500 files x 64 KiB in one process: wall per object is the per-object overhead."""
-    lines = [
-        "| 500 files x 64 KiB, one process | runs | wall s | ms per object | CPU s (user + sys) | peak RSS MiB |",
-        "|---|---|---|---|---|---|",
-    ]
-    for label, title in TINY_ROWS:
-        r = s.get(label + suffix)
-        if r:
-            lines.append(
-                f"| {title} | {r['n']} | {r['wall']:.2f} | {r['wall'] * 1000 / 500:.1f} | {r['cpu']:.2f} | {r['rss']:.0f} |"
-            )
-    return lines
+    header = ["500 files x 64 KiB, one process", "runs", "wall s", "ms per object",
+              "CPU s (user + sys)", "peak RSS MiB"]
+    return rows_table(
+        s, suffix, header, TINY_ROWS,
+        lambda r: [f"{r['wall']:.2f}", f"{r['wall'] * 1000 / 500:.1f}", f"{r['cpu']:.2f}", f"{r['rss']:.0f}"],
+    )
 
 
 def render(s, machine: str, command: str, date: str, rtt_ms: int = 0, relay_cpu: str = "", kms=None) -> str:

@@ -33,7 +33,7 @@ use super::part::PartSource;
 use crate::error::{Error, Result};
 use crate::format::Layout;
 use crate::kms::Keyring;
-use crate::store::{ObjectStore, PartReceipt, StoreError, WriteOptions, abort_quietly};
+use crate::store::{ObjectStore, PartReceipt, StoreError, abort_quietly};
 use crate::transfer::envelope::{NewEnvelope, context_for};
 use crate::transfer::plan::PartPlan;
 use crate::transfer::source::changed_error;
@@ -136,15 +136,8 @@ pub async fn upload_resumable(
     let mut envelope =
         NewEnvelope::generate(keyring, &request.kms_key_id, context, request.chunk_size).await?;
     let header = envelope.seal_header(identity.size)?;
-    let sse_kms_key_id = request
-        .sse_kms_key_id
-        .clone()
-        .unwrap_or_else(|| envelope.key_arn.clone());
-    let options = WriteOptions {
-        sse_kms_key_id: Some(sse_kms_key_id.clone()),
-        if_match: request.if_match.clone(),
-        settings: request.settings.clone(),
-    };
+    let options = request.write_options(&envelope.key_arn);
+    let sse_kms_key_id = options.sse_kms_key_id.clone().unwrap_or_default();
     let upload_id = store
         .create_multipart_upload(&request.dest, &options)
         .await?;
