@@ -68,6 +68,11 @@ fn per_chunk(cr: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
+        // Into another buffer (what a download to a file does, to write with direct I/O).
+        let mut out = vec![0u8; CHUNK.bytes() as usize];
+        g.bench_function(format!("open_into/{name}"), |b| {
+            b.iter(|| black_box(c.open_into(7, false, black_box(&sealed), &mut out).unwrap()))
+        });
     }
     g.finish();
 }

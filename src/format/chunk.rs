@@ -66,6 +66,32 @@ impl EpochKey {
         }
     }
 
+    /// Opens `sealed` (ciphertext || tag) into `out` (exactly the ciphertext's length),
+    /// leaving `sealed` untouched. On failure `out` holds garbage that must not be used.
+    fn open_into(&self, nonce: [u8; 12], sealed: &[u8], out: &mut [u8]) -> bool {
+        let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
+        match self {
+            EpochKey::AwsLc(key) => key
+                .open_separate_gather(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::empty(),
+                    ciphertext,
+                    tag,
+                    out,
+                )
+                .is_ok(),
+            #[cfg(feature = "rustcrypto")]
+            EpochKey::RustCrypto(cipher) => {
+                use aes_gcm::aead::AeadInOut;
+                out.copy_from_slice(ciphertext);
+                let tag = aes_gcm::Tag::try_from(tag).expect("16-byte tag");
+                cipher
+                    .decrypt_inout_detached(&nonce.into(), &[], out.into(), &tag)
+                    .is_ok()
+            }
+        }
+    }
+
     fn open(&self, nonce: [u8; 12], sealed: &mut [u8]) -> bool {
         match self {
             EpochKey::AwsLc(key) => key
@@ -157,6 +183,27 @@ impl ChunkCipher {
             Err(fail)
         }
     }
+
+    /// Decrypts one sealed chunk (ciphertext || tag) into the front of `out`, leaving `sealed`
+    /// as it was (the download writes the plaintext from a buffer aligned for direct I/O).
+    /// Returns the plaintext length. On failure the front of `out` holds garbage.
+    pub fn open_into(
+        &self, index: u64, is_final: bool, sealed: &[u8], out: &mut [u8],
+    ) -> Result<usize, FormatError> {
+        let fail = FormatError::ChunkAuthentication { index };
+        if sealed.len() < TAG_LEN || sealed.len() as u64 > self.chunk_size.sealed_bytes() {
+            return Err(fail);
+        }
+        let n = sealed.len() - TAG_LEN;
+        let out = &mut out[..n];
+        if self.with_key(index, |key| {
+            key.open_into(Self::nonce(index, is_final), sealed, out)
+        }) {
+            Ok(n)
+        } else {
+            Err(fail)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +244,40 @@ mod tests {
                 c.open_in_place(index, fin, &mut bad),
                 Err(FormatError::ChunkAuthentication { index })
             );
+        }
+    }
+
+    /// Opening into another buffer gives the plaintext opening in place gives, leaves the
+    /// sealed bytes as they were, and refuses the same tampering, index and finality.
+    #[test]
+    fn open_into_matches_open_in_place() {
+        for backend in backends() {
+            let c = cipher(backend);
+            let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+            let sealed = seal(&c, 9, true, &data);
+            let mut out = vec![0xAA; 6000];
+            assert_eq!(c.open_into(9, true, &sealed, &mut out), Ok(data.len()));
+            assert_eq!(&out[..data.len()], &data[..]);
+            assert!(
+                out[data.len()..].iter().all(|&b| b == 0xAA),
+                "wrote past the plaintext"
+            );
+            assert_eq!(sealed, seal(&c, 9, true, &data), "the sealed bytes changed");
+            for (index, fin) in [(8, true), (9, false)] {
+                assert_eq!(
+                    c.open_into(index, fin, &sealed, &mut out),
+                    Err(FormatError::ChunkAuthentication { index })
+                );
+            }
+            for at in [0, 100, sealed.len() - 1] {
+                let mut bad = sealed.clone();
+                bad[at] ^= 1;
+                assert!(
+                    c.open_into(9, true, &bad, &mut out).is_err(),
+                    "flip at {at}"
+                );
+            }
+            assert!(c.open_into(9, true, &sealed[..15], &mut out).is_err());
         }
     }
 

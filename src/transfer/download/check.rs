@@ -74,3 +74,40 @@ pub(crate) fn open_unit(
         .collect();
     opened.into_iter().collect()
 }
+
+/// Opens the chunks `chunks` of one fetched range from `sealed` into `out` (in parallel on the
+/// CPU pool: call it from there), leaving `sealed` as it was. `out` then holds the range's
+/// plaintext, in order, from its first byte, and must have room for all of it. Returns the
+/// plaintext length. A failure names the first chunk that did not verify, and `out` must not
+/// be used.
+pub(crate) fn open_unit_into(
+    cipher: &ChunkCipher, layout: &Layout, chunks: Range<u64>, sealed: &[u8], out: &mut [u8],
+) -> Result<usize, FormatError> {
+    let mut jobs = Vec::with_capacity((chunks.end - chunks.start) as usize);
+    let (mut rest_in, mut rest_out) = (sealed, out);
+    let mut plain_total = 0usize;
+    for index in chunks {
+        let plain = layout.chunk_plain_range(index);
+        let n = (plain.end - plain.start) as usize;
+        let sealed_len = n + TAG_LEN;
+        if sealed_len > rest_in.len() {
+            return Err(FormatError::LengthMismatch {
+                expected: layout.ciphertext_len()?,
+                actual: layout.ciphertext_len()? - (sealed_len - rest_in.len()) as u64,
+            });
+        }
+        let (this_in, tail_in) = rest_in.split_at(sealed_len);
+        let (this_out, tail_out) = std::mem::take(&mut rest_out).split_at_mut(n);
+        jobs.push((index, this_in, this_out));
+        rest_in = tail_in;
+        rest_out = tail_out;
+        plain_total += n;
+    }
+    debug_assert!(rest_in.is_empty());
+    let opened: Vec<Result<usize, FormatError>> = jobs
+        .into_par_iter()
+        .map(|(index, sealed, out)| cipher.open_into(index, layout.is_final(index), sealed, out))
+        .collect();
+    opened.into_iter().try_for_each(|r| r.map(drop))?;
+    Ok(plain_total)
+}

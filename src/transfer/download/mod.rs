@@ -7,12 +7,17 @@
 //! after that chunk verified, and any failure ends with an error.
 //!
 //! Memory and copies: each range's body is streamed straight into one reused buffer (the only
-//! copy of the ciphertext), opened in place chunk by chunk on the CPU pool, and written from
-//! that buffer. At most `concurrency` ranges are fetched or waiting, so a slow reader slows
-//! the download instead of growing memory. Peak memory is about a constant plus
-//! `concurrency x range size`.
+//! copy of the ciphertext) and opened chunk by chunk on the CPU pool. To a file (where the
+//! file system allows it) a range is opened into a second, aligned buffer and written from
+//! there with direct I/O, past the page cache ([`direct`]); otherwise it is opened in place
+//! and written from its own buffer. At most `concurrency` ranges are fetched or waiting, so a
+//! slow reader slows the download instead of growing memory. Peak memory is about a constant
+//! plus `concurrency x range size`, plus one aligned buffer per range being opened or written.
 
 mod check;
+mod direct;
+#[cfg(test)]
+mod direct_tests;
 mod output;
 pub mod reader;
 pub mod sink;
@@ -20,11 +25,12 @@ pub(crate) mod temp;
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt, TryStreamExt};
 
-use self::check::open_unit;
+use self::check::{open_unit, open_unit_into};
+use self::direct::{AlignedBuf, DirectFile};
 use self::output::{Writer, write_pieces};
 use super::cpu::on_cpu_pool;
 use super::pool::BufferPool;
@@ -172,6 +178,8 @@ pub async fn download(
         }
         _ => (Writer::open(sink, &reader.location().key)?, units, None),
     };
+    // Direct writes need chunk-aligned file offsets: the wanted bytes start at a chunk.
+    let direct = (want.start == 0).then(|| writer.direct(want.end)).flatten();
     let fetcher = Fetcher {
         record,
         reader,
@@ -181,6 +189,8 @@ pub async fn download(
         want: want.clone(),
         pool: Arc::new(BufferPool::default()),
         positioned: writer.positioned(),
+        direct,
+        aligned: Mutex::new(Vec::new()),
     };
     let concurrency = request.concurrency.max(1);
     let run = async {
@@ -231,6 +241,10 @@ struct Fetcher<'a, R> {
     positioned: Option<Arc<std::fs::File>>,
     /// A resumable download's partial file, where each written range is recorded.
     record: Option<Arc<PartialDownload>>,
+    /// The temporary file's direct handle, when ranges are written past the page cache.
+    direct: Option<Arc<DirectFile>>,
+    /// Aligned buffers the ranges written directly are opened into, for reuse.
+    aligned: Mutex<Vec<AlignedBuf>>,
 }
 
 type Units = Vec<Range<u64>>;
@@ -291,6 +305,9 @@ impl<R: RangeReader> Fetcher<'_, R> {
                 }));
             }
         }
+        if let Some(direct) = &self.direct {
+            return self.open_and_write_direct(direct, unit, buf).await;
+        }
         let chunks = unit.end - unit.start;
         let unit_range = unit.clone();
         let cipher = Arc::clone(&self.cipher);
@@ -319,6 +336,48 @@ impl<R: RangeReader> Fetcher<'_, R> {
             pieces,
             chunks,
             plain_bytes,
+        })
+    }
+
+    /// Opens the fetched range `buf` (chunks `unit`) into an aligned buffer and writes its
+    /// wanted bytes where they belong in the file, with direct I/O.
+    async fn open_and_write_direct(
+        &self, direct: &Arc<DirectFile>, unit: Range<u64>, buf: Vec<u8>,
+    ) -> Result<Opened> {
+        let layout = self.layout;
+        let chunks = unit.end - unit.start;
+        let start = layout.chunk_plain_range(unit.start).start;
+        let len = plain_bytes(&layout, &unit) as usize;
+        // The wanted bytes start at 0 here (see `download`), but may end inside this range.
+        let keep = self.want.end.min(start + len as u64).saturating_sub(start) as usize;
+        let mut aligned = self
+            .aligned
+            .lock()
+            .expect("pool lock")
+            .pop()
+            .unwrap_or_default();
+        let cipher = Arc::clone(&self.cipher);
+        let (buf, mut aligned) = on_cpu_pool(move || {
+            open_unit_into(&cipher, &layout, unit, &buf, aligned.window(len))
+                .map(|_| (buf, aligned))
+        })
+        .await?;
+        let direct = Arc::clone(direct);
+        let offset = start - self.want.start;
+        let aligned = tokio::task::spawn_blocking(move || {
+            direct
+                .write_at(aligned.window(keep), offset)
+                .map(|()| aligned)
+        })
+        .await
+        .expect("writer task panicked")
+        .map_err(|e| Error::io("the temporary download file", e))?;
+        self.aligned.lock().expect("pool lock").push(aligned);
+        Ok(Opened {
+            buf,
+            pieces: Vec::new(),
+            chunks,
+            plain_bytes: keep as u64,
         })
     }
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::TempFile;
+use super::direct::DirectFile;
 use super::sink::{Sink, raw_stdout, resolve_destination, start_writeback, write_at};
 use crate::error::{Error, Result};
 use crate::transfer::resume::download::PartialDownload;
@@ -57,6 +58,19 @@ impl Writer {
         match self {
             Writer::File { file, .. } | Writer::Buffered { file, .. } => Some(Arc::clone(file)),
             Writer::Resumable(partial) => Some(Arc::clone(&partial.data)),
+            _ => None,
+        }
+    }
+
+    /// Direct writes into the file written with positioned writes, sized to `len` bytes;
+    /// `None` for other outputs or where the file system has no direct I/O. Only a file that
+    /// becomes the destination qualifies: the private copy for stdout is read back at the end,
+    /// and the page cache serves that read.
+    pub fn direct(&self, len: u64) -> Option<Arc<DirectFile>> {
+        match self {
+            Writer::File { tmp, file } => {
+                DirectFile::open(tmp.path(), Arc::clone(file), len).map(Arc::new)
+            }
             _ => None,
         }
     }
