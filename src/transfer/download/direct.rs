@@ -74,9 +74,7 @@ impl DirectFile {
                 Ok(()) => done = whole,
                 // Alignment or direct I/O refused after all: write it all the ordinary way
                 // (positioned writes may be repeated), and stop trying.
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
-                    self.usable.store(false, Ordering::Relaxed);
-                }
+                Err(e) if refused(&e) => self.usable.store(false, Ordering::Relaxed),
                 Err(e) => return Err(e),
             }
         }
@@ -94,6 +92,16 @@ impl DirectFile {
     pub(crate) fn is_direct(&self) -> bool {
         self.usable.load(Ordering::Relaxed)
     }
+}
+
+/// Whether a direct write failed because the file system does not take it (alignment it
+/// does not accept, or no direct I/O after all), rather than for a reason the ordinary write
+/// would meet too (no space, I/O error).
+fn refused(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::INVAL, Errno::OPNOTSUPP, Errno::NOTSUP]
+        .iter()
+        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
 }
 
 /// A reusable buffer whose window starts at an [`ALIGN`]-aligned address.
@@ -115,6 +123,18 @@ impl AlignedBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a refusal of direct I/O falls back; errors an ordinary write would meet too fail.
+    #[test]
+    fn only_refusals_fall_back() {
+        use rustix::io::Errno;
+        let io = |errno: Errno| std::io::Error::from_raw_os_error(errno.raw_os_error());
+        assert!(refused(&io(Errno::INVAL)));
+        assert!(refused(&io(Errno::OPNOTSUPP)));
+        assert!(!refused(&io(Errno::NOSPC)));
+        assert!(!refused(&io(Errno::IO)));
+        assert!(!refused(&std::io::Error::other("no errno")));
+    }
 
     #[test]
     fn windows_are_aligned_and_stable() {
