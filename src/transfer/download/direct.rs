@@ -97,11 +97,18 @@ impl DirectFile {
 /// Whether a direct write failed because the file system does not take it (alignment it
 /// does not accept, or no direct I/O after all), rather than for a reason the ordinary write
 /// would meet too (no space, I/O error).
+#[cfg(target_os = "linux")]
 fn refused(e: &std::io::Error) -> bool {
     use rustix::io::Errno;
     [Errno::INVAL, Errno::OPNOTSUPP, Errno::NOTSUP]
         .iter()
         .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+/// No direct handle exists elsewhere (see [`DirectFile::open`]).
+#[cfg(not(target_os = "linux"))]
+fn refused(_: &std::io::Error) -> bool {
+    false
 }
 
 /// A reusable buffer whose window starts at an [`ALIGN`]-aligned address.
@@ -125,6 +132,7 @@ mod tests {
     use super::*;
 
     /// Only a refusal of direct I/O falls back; errors an ordinary write would meet too fail.
+    #[cfg(target_os = "linux")]
     #[test]
     fn only_refusals_fall_back() {
         use rustix::io::Errno;
