@@ -14,7 +14,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::process::{std_command, wait_for};
@@ -90,14 +90,33 @@ impl Run {
         .to_vec()
     }
 
-    /// Starts the put as a child process.
+    /// Starts the put as a child process, its stderr kept for [`Run::diagnosis`].
     fn spawn(&self, part_size: &str, concurrency: &str) -> Child {
+        let stderr = std::fs::File::create(self.put_stderr()).unwrap();
         std_command(&self.cmd())
             .args(self.put_args(part_size, concurrency))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap()
+    }
+
+    fn put_stderr(&self) -> PathBuf {
+        self.files.path().join("put.stderr")
+    }
+
+    /// What a failed wait reports: parts stored, the put's stderr, what the proxy saw.
+    fn diagnosis(&self) -> String {
+        let stderr = std::fs::read_to_string(self.put_stderr()).unwrap_or_default();
+        let proxy = self
+            .proxy
+            .as_ref()
+            .map(|p| p.log().join("\n"))
+            .unwrap_or_default();
+        format!(
+            "{} part(s) stored\nthe put's stderr:\n{stderr}\nthe proxy's log:\n{proxy}",
+            self.stored_parts()
+        )
     }
 
     /// The journal's files (JSON and ledger), by extension.
@@ -125,9 +144,20 @@ impl Run {
     /// Starts the put, SIGKILLs it once `parts` parts are stored.
     fn kill_after(&self, parts: usize, part_size: &str, concurrency: &str) {
         let mut child = self.spawn(part_size, concurrency);
-        wait_for("parts stored", Duration::from_secs(240), || {
-            self.stored_parts() >= parts
-        });
+        let start = Instant::now();
+        while self.stored_parts() < parts {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "the put ended ({status}) before {parts} parts were stored: {}",
+                    self.diagnosis()
+                );
+            }
+            if start.elapsed() > Duration::from_secs(240) {
+                let _ = child.kill();
+                panic!("{parts} parts were never stored: {}", self.diagnosis());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
