@@ -36,6 +36,31 @@ pub fn check_binding(
     request.pins.check(&parsed.fields.key_id)
 }
 
+/// The chunks `chunks` of one fetched range of `fetched` bytes: each one's index, plaintext
+/// start in the object and plaintext length, in order. Fails when the range is too short for
+/// them (the object is shorter than its header says).
+fn chunks_in_range(
+    layout: &Layout, chunks: Range<u64>, fetched: usize,
+) -> Result<Vec<(u64, u64, usize)>, FormatError> {
+    let mut found = Vec::with_capacity((chunks.end - chunks.start) as usize);
+    let mut left = fetched;
+    for index in chunks {
+        let plain = layout.chunk_plain_range(index);
+        let n = (plain.end - plain.start) as usize;
+        let sealed_len = n + TAG_LEN;
+        if sealed_len > left {
+            return Err(FormatError::LengthMismatch {
+                expected: layout.ciphertext_len()?,
+                actual: layout.ciphertext_len()? - (sealed_len - left) as u64,
+            });
+        }
+        left -= sealed_len;
+        found.push((index, plain.start, n));
+    }
+    debug_assert_eq!(left, 0);
+    Ok(found)
+}
+
 /// Opens the chunks `chunks` of one fetched range in place (in parallel on the CPU pool: call
 /// it from there) and returns where the wanted plaintext now sits in `buf`: one slice per
 /// chunk, in order, with the plaintext offset of its first byte. A failure names the first
@@ -43,25 +68,16 @@ pub fn check_binding(
 pub(crate) fn open_unit(
     cipher: &ChunkCipher, layout: &Layout, chunks: Range<u64>, buf: &mut [u8], want: &Range<u64>,
 ) -> Result<Vec<(u64, Range<usize>)>, FormatError> {
-    let total = buf.len();
-    let mut pieces = Vec::with_capacity((chunks.end - chunks.start) as usize);
+    let found = chunks_in_range(layout, chunks, buf.len())?;
+    let mut pieces = Vec::with_capacity(found.len());
     let mut rest = buf;
     let mut offset = 0usize;
-    for index in chunks {
-        let plain = layout.chunk_plain_range(index);
-        let sealed_len = (plain.end - plain.start) as usize + TAG_LEN;
-        if sealed_len > rest.len() {
-            return Err(FormatError::LengthMismatch {
-                expected: layout.ciphertext_len()?,
-                actual: layout.ciphertext_len()? - (sealed_len - rest.len()) as u64,
-            });
-        }
-        let (this, tail) = std::mem::take(&mut rest).split_at_mut(sealed_len);
-        pieces.push((index, plain.start, offset, this));
-        offset += sealed_len;
+    for (index, plain_start, n) in found {
+        let (this, tail) = std::mem::take(&mut rest).split_at_mut(n + TAG_LEN);
+        pieces.push((index, plain_start, offset, this));
+        offset += n + TAG_LEN;
         rest = tail;
     }
-    debug_assert_eq!(offset, total);
     let opened: Vec<Result<(u64, Range<usize>), FormatError>> = pieces
         .into_par_iter()
         .map(|(index, plain_start, offset, sealed)| {
@@ -77,37 +93,24 @@ pub(crate) fn open_unit(
 
 /// Opens the chunks `chunks` of one fetched range from `sealed` into `out` (in parallel on the
 /// CPU pool: call it from there), leaving `sealed` as it was. `out` then holds the range's
-/// plaintext, in order, from its first byte, and must have room for all of it. Returns the
-/// plaintext length. A failure names the first chunk that did not verify, and `out` must not
-/// be used.
+/// plaintext, in order, from its first byte, and must have room for all of it. A failure
+/// names the first chunk that did not verify, and `out` must not be used.
 pub(crate) fn open_unit_into(
     cipher: &ChunkCipher, layout: &Layout, chunks: Range<u64>, sealed: &[u8], out: &mut [u8],
-) -> Result<usize, FormatError> {
-    let mut jobs = Vec::with_capacity((chunks.end - chunks.start) as usize);
+) -> Result<(), FormatError> {
+    let found = chunks_in_range(layout, chunks, sealed.len())?;
+    let mut jobs = Vec::with_capacity(found.len());
     let (mut rest_in, mut rest_out) = (sealed, out);
-    let mut plain_total = 0usize;
-    for index in chunks {
-        let plain = layout.chunk_plain_range(index);
-        let n = (plain.end - plain.start) as usize;
-        let sealed_len = n + TAG_LEN;
-        if sealed_len > rest_in.len() {
-            return Err(FormatError::LengthMismatch {
-                expected: layout.ciphertext_len()?,
-                actual: layout.ciphertext_len()? - (sealed_len - rest_in.len()) as u64,
-            });
-        }
-        let (this_in, tail_in) = rest_in.split_at(sealed_len);
+    for (index, _, n) in found {
+        let (this_in, tail_in) = rest_in.split_at(n + TAG_LEN);
         let (this_out, tail_out) = std::mem::take(&mut rest_out).split_at_mut(n);
         jobs.push((index, this_in, this_out));
         rest_in = tail_in;
         rest_out = tail_out;
-        plain_total += n;
     }
-    debug_assert!(rest_in.is_empty());
     let opened: Vec<Result<usize, FormatError>> = jobs
         .into_par_iter()
         .map(|(index, sealed, out)| cipher.open_into(index, layout.is_final(index), sealed, out))
         .collect();
-    opened.into_iter().try_for_each(|r| r.map(drop))?;
-    Ok(plain_total)
+    opened.into_iter().try_for_each(|r| r.map(drop))
 }

@@ -59,8 +59,9 @@ impl DirectFile {
     }
 
     /// Writes `data` at `offset` of the file: its whole blocks directly, the rest buffered.
-    /// `data` must start at an [`ALIGN`]-aligned address and `offset` be a multiple of it
-    /// (what [`AlignedBuf`] and chunk-aligned ranges give).
+    /// Direct writes need `data` to start at an [`ALIGN`]-aligned address and `offset` to be a
+    /// multiple of it (what [`AlignedBuf`] and chunk-aligned ranges give); anything else goes
+    /// through the ordinary handle.
     pub(crate) fn write_at(&self, data: &[u8], offset: u64) -> std::io::Result<()> {
         let aligned = data.as_ptr().align_offset(ALIGN) == 0 && offset.is_multiple_of(ALIGN as u64);
         let whole = if aligned {

@@ -359,7 +359,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
         let cipher = Arc::clone(&self.cipher);
         let (buf, mut aligned) = on_cpu_pool(move || {
             open_unit_into(&cipher, &layout, unit, &buf, aligned.window(len))
-                .map(|_| (buf, aligned))
+                .map(|()| (buf, aligned))
         })
         .await?;
         let direct = Arc::clone(direct);
