@@ -165,9 +165,8 @@ impl Proxy {
     /// An HTTPS fault server forwarding to `upstream` (`https://HOST:PORT`), with the test
     /// CA's server certificate from the directory of `ca` (the CA file itself).
     pub fn http(upstream: &str, ca: &Path, rules: Vec<Rule>) -> Proxy {
-        let dir = ca.parent().expect("CA file has a directory");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(dir)));
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(ca)));
+        let acceptor = tls_acceptor(ca);
+        let connector = tls_connector(ca);
         let upstream = host_port(upstream);
         Proxy::start(rules, move |client, shared| {
             let acceptor = acceptor.clone();
@@ -203,6 +202,18 @@ impl Proxy {
     pub fn set_rules(&self, rules: Vec<Rule>) {
         *self.shared.rules.lock().unwrap() = rules;
     }
+}
+
+/// A TLS acceptor with the test CA's server certificate (from the directory of `ca`), for
+/// servers a test plays itself.
+pub fn tls_acceptor(ca: &Path) -> tokio_rustls::TlsAcceptor {
+    let dir = ca.parent().expect("CA file has a directory");
+    tokio_rustls::TlsAcceptor::from(Arc::new(server_config(dir)))
+}
+
+/// A TLS connector that trusts the test CA only.
+pub fn tls_connector(ca: &Path) -> tokio_rustls::TlsConnector {
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(ca)))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -327,12 +338,17 @@ fn verdict(forwarded: std::io::Result<bool>) -> Option<bool> {
 }
 
 /// Writes `data` on, applying a fault that falls in it. `Ok(false)`: reset the connection.
+///
+/// Every write is flushed: a TLS stream's `write` may keep bytes in its buffer when the socket
+/// is full, and the last piece of a request body left there would never reach the server,
+/// which then waits for it while the client waits for the answer.
 async fn forward<W: AsyncWrite + Unpin>(
     meter: &mut Meter, data: &[u8], out: &mut W, shared: &Shared, http: Option<&RequestHead>,
 ) -> std::io::Result<bool> {
     match meter.step(data.len(), shared, http) {
         Step::Forward => {
             out.write_all(data).await?;
+            out.flush().await?;
             Ok(true)
         }
         Step::Fault(k, fault) => {
@@ -351,6 +367,7 @@ async fn forward<W: AsyncWrite + Unpin>(
                     }
                     tokio::time::sleep(pause).await;
                     out.write_all(&data[k..]).await?;
+                    out.flush().await?;
                     Ok(true)
                 }
                 Fault::Respond { .. } => unreachable!(),
@@ -560,6 +577,7 @@ async fn serve_http(
     }
     forwarded.extend_from_slice(b"Connection: close\r\n\r\n");
     server.write_all(&forwarded).await?;
+    server.flush().await?;
     let (mut up, mut down) = (Meter::new(Dir::Up), Meter::new(Dir::Down));
     let mut body_hash = Fnv::new();
     body_hash.update(&rest);
