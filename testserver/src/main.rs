@@ -1,9 +1,10 @@
 // s3s-tls-server: a local, file-backed S3 endpoint for s3seal's end-to-end tests.
-// It serves the s3s-fs implementation over HTTPS (so tests exercise real TLS with a
+// It serves the s3s-fs implementation (store.rs) over HTTPS (so tests exercise real TLS with a
 // throwaway CA) and checks SigV4 signatures, presigned-URL signatures and expiry
 // with one access key/secret pair, which moto does not do.
 
 mod args;
+mod store;
 mod tls;
 
 use std::io::Write;
@@ -60,10 +61,9 @@ fn main() -> ExitCode {
 async fn run(args: args::Args) -> Result<(), String> {
     std::fs::create_dir_all(&args.root)
         .map_err(|e| format!("creating {}: {e}", args.root.display()))?;
-    let fs = s3s_fs::FileSystem::new(&args.root)
-        .map_err(|e| format!("opening data dir {}: {e:?}", args.root.display()))?;
+    let store = store::Store::new(&args.root)?;
     let service = {
-        let mut b = S3ServiceBuilder::new(fs);
+        let mut b = S3ServiceBuilder::new(store);
         b.set_auth(SimpleAuth::from_single(args.access_key, args.secret_key));
         b.build()
     };
