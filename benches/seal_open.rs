@@ -15,7 +15,7 @@
 //!   (32 MiB: far beyond L2, as large as L3), once on one thread and once over all cores (rayon),
 //!   as the transfer pipeline works.
 //! - `download_shape/copy+open/{1,N}-threads`: what a download does per GiB, in its real shape:
-//!   16 ranges of 2 MiB (the defaults) land in reused range buffers (a copy from the
+//!   6 ranges of 8 MiB (the defaults) land in reused range buffers (a copy from the
 //!   "received" bytes, as from the HTTP client's frames) and each range's chunks are opened
 //!   in place, ranges spread over a pool of 1 and of N threads.
 
@@ -189,8 +189,8 @@ fn hot_scaling(cr: &mut Criterion) {
 /// from the received ciphertext, then its chunks are opened in place. Ranges go to the pool's
 /// threads as the download hands them to rayon.
 fn download_shape(cr: &mut Criterion) {
-    const RANGES: usize = 16;
-    const RANGE_CHUNKS: usize = 2;
+    const RANGES: usize = 6;
+    const RANGE_CHUNKS: usize = 8;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let c = cipher(Backend::default());
     let sealed_len = CHUNK.bytes() as usize + 16;

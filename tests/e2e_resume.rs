@@ -615,7 +615,8 @@ fn an_object_overwritten_between_kill_and_resume_is_fetched_from_the_start() {
     put_moto(&d.key, &newer);
     let before = d.gets();
     d.cmd().assert().success();
-    assert_eq!(d.gets() - before, 1 + 6, "every range fetched again");
+    // Every range fetched again: the first read holds the first one, then the five others.
+    assert_eq!(d.gets() - before, 1 + 5, "every range fetched again");
     assert!(std::fs::read(d.out()).unwrap() == newer);
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::location::ObjectLocation;
 use crate::ops::seal::stream as object_stream;
 use crate::store::ObjectStore;
-use crate::transfer::download::DEFAULT_RANGE_BYTES;
+use crate::transfer::download::SHARED_RANGE_BYTES;
 
 /// Objects waiting in the channel between the producer and the runner.
 const CHANNEL_OBJECTS: usize = 256;
@@ -193,7 +193,7 @@ impl Origin {
                     location.clone(),
                     etag,
                     head.len,
-                    DEFAULT_RANGE_BYTES,
+                    SHARED_RANGE_BYTES,
                     2,
                 );
                 Ok(Box::new(S3Reader { inner, guard }))

@@ -34,7 +34,7 @@ use crate::ops::seal::{SealAction, SealRequest, seal};
 use crate::ops::verify::{VerifyRequest, verify};
 use crate::pins::KeyPins;
 use crate::store::{ObjectHead, ObjectStore};
-use crate::transfer::download::{DEFAULT_RANGE_BYTES, StoreObject};
+use crate::transfer::download::{DEFAULT_RANGE_BYTES, SHARED_RANGE_BYTES, StoreObject};
 use crate::transfer::{
     Cancel, NoProgress, default_download_concurrency, default_rewrite_concurrency,
 };
@@ -366,7 +366,7 @@ async fn run_operation<K: Keyring>(
                 keep_instruction_file: false,
                 pins: pins.clone(),
             };
-            let migration = Migration::start(store, location, DEFAULT_RANGE_BYTES).await?;
+            let migration = Migration::start(store, location, SHARED_RANGE_BYTES).await?;
             let o = migration
                 .run(
                     env.keyring,

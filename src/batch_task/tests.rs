@@ -88,10 +88,11 @@ async fn an_intact_object_verifies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_still_running_near_the_deadline_is_stopped_and_retried() {
-    // Every ranged GET after the first never answers: only the deadline ends the task.
+    // Every ranged GET after the first never answers: only the deadline ends the task (the
+    // object is larger than the first read: 8 MiB by default).
     let stalled =
         FailureStore::new(MemoryStore::new()).fault(Call::GetRange, 2, 1000, Fault::Stall);
-    let store = with_object(stalled, 6 * MIB).await;
+    let store = with_object(stalled, 20 * MIB).await;
     let started = Instant::now();
     let deadline = started + DEADLINE_MARGIN + Duration::from_millis(300);
     let (code, text) = run(store.clone(), Some(deadline)).await;
@@ -105,7 +106,7 @@ async fn a_task_still_running_near_the_deadline_is_stopped_and_retried() {
 async fn the_callers_stop_ends_the_running_task_and_skips_the_rest() {
     let stalled =
         FailureStore::new(MemoryStore::new()).fault(Call::GetRange, 2, 1000, Fault::Stall);
-    let store = with_object(stalled, 6 * MIB).await;
+    let store = with_object(stalled, 20 * MIB).await;
     let (trigger, cancel) = Cancel::new();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -82,7 +82,7 @@ const SETTINGS: [Setting; 7] = [
         long: "part-size",
         env: "S3SEAL_PART_SIZE",
         only: None,
-        builtin: "per command: put, migrate and seal 8MiB, get and verify 2MiB",
+        builtin: "per command: put, migrate and seal 8MiB, get and verify 8MiB",
     },
 ];
 

@@ -16,7 +16,9 @@ use s3seal::pins::printable;
 use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::terminal::escape_for_terminal;
-use s3seal::transfer::download::{DownloadRequest, Sink, StoreObject};
+use s3seal::transfer::download::{
+    DEFAULT_RANGE_BYTES, DownloadRequest, SHARED_RANGE_BYTES, Sink, StoreObject,
+};
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
 
@@ -56,14 +58,15 @@ pub struct GetArgs {
     /// Accept an object that was written for another bucket/key (a deliberate copy or move)
     #[arg(long)]
     allow_relocated: bool,
-    /// Ranged GETs in flight [default: 16, sized by memory, not cores]. Peak memory is about
-    /// 30 MiB + 3 x CONCURRENCY x PART_SIZE (measured; the HTTP client buffers each range
-    /// too), to a file or to stdout: a slow reader slows the download, it does not grow memory
+    /// Ranged GETs in flight [default: 6, sized by memory, not cores]. Peak memory is at most
+    /// about 30 MiB + 3 x CONCURRENCY x PART_SIZE (6 x 8 MiB measured 104-121 MiB), to a file or
+    /// to stdout: a slow reader slows the download, it does not grow memory
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
-    /// Bytes per ranged GET
-    #[arg(long, value_parser = parse_size, default_value = "2MiB", value_name = "SIZE")]
-    part_size: u64,
+    /// Bytes per ranged GET [default: 8MiB] (2 MiB per object with --recursive or --manifest,
+    /// where objects share memory)
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    part_size: Option<u64>,
     /// To stdout: decrypt into a private temporary file and stream it only after the whole
     /// object verified (required for S3 Encryption Client objects, whose single GCM tag comes
     /// last). Without it, `get ... -` streams each chunk as soon as it verified: see below
@@ -190,7 +193,7 @@ async fn run_many(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<
         context: args.context.clone(),
         pins: &args.pins,
         concurrency: args.concurrency,
-        part_size: args.part_size,
+        part_size: args.part_size.unwrap_or(SHARED_RANGE_BYTES),
         quiet: args.output.quiet,
     };
     super::get_many::run(global, many, cancel).await
@@ -277,7 +280,7 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
             pins,
             range: args.range,
             concurrency: args.concurrency,
-            unit_bytes: args.part_size,
+            unit_bytes: args.part_size.unwrap_or(DEFAULT_RANGE_BYTES),
         },
         allow_s3ec: args.allow_s3ec,
     };

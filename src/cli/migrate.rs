@@ -19,7 +19,7 @@ use s3seal::location::ObjectLocation;
 use s3seal::ops::migrate::{MigrateRequest, Migration};
 use s3seal::pins::printable;
 use s3seal::store::{ObjectStore, SdkStore};
-use s3seal::transfer::download::{DEFAULT_RANGE_BYTES, FirstRange, StoreObject};
+use s3seal::transfer::download::{FirstRange, SHARED_RANGE_BYTES, StoreObject};
 use s3seal::transfer::{Cancel, NoProgress, Progress, default_rewrite_concurrency};
 use s3seal::{Error, Result};
 use tokio::sync::Mutex;
@@ -112,7 +112,7 @@ async fn run_many(
             {
                 return Ok(Done::new("already-s3seal", None));
             }
-            let migration = Migration::start(store, &location, DEFAULT_RANGE_BYTES).await?;
+            let migration = Migration::start(store, &location, SHARED_RANGE_BYTES).await?;
             let mut passed = checked.lock().await;
             if !passed.contains(&location.bucket) {
                 gate(aws, &location.bucket, mode, owner).await?;
@@ -176,7 +176,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, cancel: Cancel) -> Resu
         aws.s3.clone(),
         args.owner.expected_owner.clone(),
     ));
-    let migration = Migration::start(store, &location, DEFAULT_RANGE_BYTES).await?;
+    let migration = Migration::start(store, &location, SHARED_RANGE_BYTES).await?;
     // Nothing is written to a bucket that fails the posture check.
     gate(&aws, &location.bucket, args.posture, &args.owner).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());

@@ -41,11 +41,11 @@ pub struct VerifyArgs {
     allow_s3ec: bool,
     #[command(flatten)]
     pins: PinArgs,
-    /// Ranged reads in flight [default: 16, sized by memory, not cores]
+    /// Ranged reads in flight [default: 6, sized by memory, not cores]
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged read
-    #[arg(long, value_parser = parse_size, default_value = "2MiB", value_name = "SIZE")]
+    #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
     #[command(flatten)]
     batch: BatchArgs,

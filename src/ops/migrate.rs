@@ -23,7 +23,7 @@ use crate::pins::KeyPins;
 use crate::s3ec::{self, Envelope, MetadataLocation, S3ecFormat, S3ecRequest};
 use crate::store::ObjectStore;
 use crate::transfer::download::{
-    DEFAULT_RANGE_BYTES, DownloadRequest, FirstRange, Sink, StoreObject, download,
+    DownloadRequest, FirstRange, SHARED_RANGE_BYTES, Sink, StoreObject, download,
 };
 use crate::transfer::upload::{UploadRequest, upload};
 use crate::transfer::{Cancel, NoProgress, Progress, Source};
@@ -38,7 +38,7 @@ pub struct MigrateRequest {
     pub sse_kms_key_id: Option<String>,
     pub chunk_size: ChunkSize,
     /// Plaintext per multipart part of the new object (reads of the old one use
-    /// [`DEFAULT_RANGE_BYTES`], so memory stays within the download bound).
+    /// [`SHARED_RANGE_BYTES`], so memory stays within the download bound).
     pub part_size: u64,
     pub concurrency: usize,
     /// Where the verified plaintext waits while it is re-encrypted.
@@ -136,7 +136,7 @@ impl Migration {
             expected_context: request.expected_context.clone(),
             range_requested: false,
             concurrency: request.concurrency,
-            unit_bytes: DEFAULT_RANGE_BYTES,
+            unit_bytes: SHARED_RANGE_BYTES,
             pins: request.pins.clone().required(),
         };
         let (plain, opened) = s3ec::open_to_temp(
@@ -205,7 +205,7 @@ impl Migration {
                 pins: KeyPins::from_arns(vec![stored.kms_key_arn.clone()]),
                 range: None,
                 concurrency: request.concurrency,
-                unit_bytes: DEFAULT_RANGE_BYTES,
+                unit_bytes: SHARED_RANGE_BYTES,
             },
             &Sink::File(check_path.clone()),
             Arc::new(NoProgress),

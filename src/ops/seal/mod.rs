@@ -33,7 +33,7 @@ use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::pins::KeyPins;
 use crate::store::{ObjectHead, ObjectSettings, ObjectStore};
-use crate::transfer::download::{DEFAULT_RANGE_BYTES, FirstRange, RangeReader, StoreObject};
+use crate::transfer::download::{FirstRange, RangeReader, SHARED_RANGE_BYTES, StoreObject};
 use crate::transfer::upload::{UploadRequest, upload};
 use crate::transfer::{Cancel, NoProgress, Progress, Source};
 
@@ -174,7 +174,7 @@ pub async fn seal_with_progress(
             location.clone(),
             Some(etag.clone()),
             head.len,
-            DEFAULT_RANGE_BYTES,
+            SHARED_RANGE_BYTES,
             request.concurrency,
         );
         (Box::new(reader), Some(guard))
@@ -227,7 +227,7 @@ pub async fn seal_with_progress(
             expected_context: request.context.clone(),
             allow_relocated: false,
             concurrency: request.concurrency,
-            unit_bytes: DEFAULT_RANGE_BYTES,
+            unit_bytes: SHARED_RANGE_BYTES,
             pins: KeyPins::from_arns(vec![uploaded.kms_key_arn.clone()]),
             allow_s3ec: false,
         },

@@ -1,6 +1,6 @@
 //! The download to a file through direct writes, end to end over the memory store: odd sizes
-//! (tails shorter than a block), ranges that end early, several ranges in flight, and a
-//! tampered range that must leave no file behind.
+//! (tails shorter than a block), ranges that end early, several ranges in flight, a tampered
+//! range that must leave no file behind, and the first range served by the first read.
 
 use std::sync::Arc;
 
@@ -127,4 +127,56 @@ async fn a_tampered_range_leaves_no_file() {
     assert_eq!(err.class(), crate::error::ErrorClass::Integrity, "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The first read holds the header and the whole first range, and that range is not fetched
+/// again: 1 MiB + 5 in 192 KiB ranges is six ranges, so six GETs in all; in 1 MiB ranges two;
+/// an object smaller than one range, one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_read_serves_the_first_range() {
+    use crate::store::failure::{Call, FailureStore};
+    for (len, unit, gets) in [
+        (MIB + 5, 192 * KIB, 6),
+        (MIB + 5, MIB, 2),
+        (100 * KIB, MIB, 1),
+    ] {
+        let store = Arc::new(FailureStore::new(MemoryStore::new()));
+        let data = plaintext(len);
+        let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
+        let source = Source::Stream(Box::new(std::io::Cursor::new(data.clone())));
+        let (keyring, progress) = (TestKeyring::new(ARN), Arc::new(NoProgress));
+        let request = upload_request(location(), None);
+        upload(
+            Arc::clone(&dyn_store),
+            &keyring,
+            source,
+            &request,
+            progress,
+            Cancel::never(),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let request = DownloadRequest {
+            concurrency: 3,
+            unit_bytes: unit as u64,
+            ..download_request()
+        };
+        let before = store.calls(Call::GetRange);
+        download(
+            &StoreObject::new(dyn_store, location()),
+            None,
+            &keyring,
+            &request,
+            &Sink::File(path.clone()),
+            Arc::new(NoProgress),
+            Cancel::never(),
+        )
+        .await
+        .unwrap();
+        assert!(std::fs::read(&path).unwrap() == data, "{len} in {unit}");
+        let made = store.calls(Call::GetRange) - before;
+        assert_eq!(made, gets, "GETs for {len} bytes in {unit}-byte ranges");
+    }
 }

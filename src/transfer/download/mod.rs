@@ -36,7 +36,9 @@ use super::cpu::on_cpu_pool;
 use super::pool::BufferPool;
 use super::{Cancel, Progress};
 use crate::error::{Error, Result};
-use crate::format::{Backend, ChunkCipher, FormatError, Layout, ParsedHeader, header};
+use crate::format::{
+    Backend, ChunkCipher, ChunkSize, FormatError, Layout, ParsedHeader, TAG_LEN, header,
+};
 use crate::kms::Keyring;
 use crate::pins::KeyPins;
 use crate::transfer::resume::download::{PartialDownload, PartialMeta, covered};
@@ -46,11 +48,20 @@ pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
 pub use sink::{Sink, resolve_destination};
 pub use temp::{TempFile, remove_live_temp_files};
 
-/// Bytes per ranged read by default (`--part-size` of get and verify): small ranges, many in
-/// flight ([`super::default_download_concurrency`]), so a range being opened or written never
-/// leaves the network idle; 16 x 2 MiB was the fastest shape measured both on loopback and
-/// with 20 ms of round trip (docs/PERFORMANCE.md).
-pub const DEFAULT_RANGE_BYTES: u64 = 2 * 1024 * 1024;
+/// Bytes per ranged read of one object's download by default (`--part-size` of get and
+/// verify), with [`super::default_download_concurrency`] of them in flight. Every GET costs the
+/// server, and on a long path a round trip, besides its bytes: 6 x 8 MiB was faster than
+/// 16 x 2 MiB both on loopback and with 20 ms of round trip once the test server stopped
+/// dominating the measurement, at a lower peak memory (docs/PERFORMANCE.md).
+pub const DEFAULT_RANGE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Bytes per ranged read where a read shares memory with other work: each object of a tree
+/// (inside the run's budget), and the reads of `seal` and `migrate` beside their part uploads.
+pub const SHARED_RANGE_BYTES: u64 = 2 * 1024 * 1024;
+/// Room the first read leaves for the header before the first range. Headers are a few hundred
+/// bytes unless the encryption context is large; a header longer than this leaves the first
+/// range to a GET of its own.
+const FIRST_READ_HEADER_ROOM: u64 = 4096;
 /// Bytes fetched by the first read when only a range is wanted: enough for any header.
 pub const HEADER_PROBE_BYTES: u64 = header::MAX_HEADER_LEN as u64;
 
@@ -71,14 +82,16 @@ pub struct DownloadRequest {
 }
 
 impl DownloadRequest {
-    /// Bytes the first read fetches: the first range, or just the header when only a
+    /// Bytes the first read fetches: the header and the whole first range (its chunks' tags
+    /// included), so that range is not fetched a second time; or just the header when only a
     /// plaintext range is wanted.
     pub fn first_read_len(&self) -> u64 {
         if self.range.is_some() {
-            HEADER_PROBE_BYTES
-        } else {
-            self.unit_bytes.max(1).max(HEADER_PROBE_BYTES)
+            return HEADER_PROBE_BYTES;
         }
+        let unit = self.unit_bytes.max(1);
+        let tags = (unit >> ChunkSize::MIN_LOG2).saturating_add(1) * TAG_LEN as u64;
+        (unit + tags + FIRST_READ_HEADER_ROOM).max(HEADER_PROBE_BYTES)
     }
 }
 
@@ -180,17 +193,21 @@ pub async fn download(
     };
     // Direct writes need chunk-aligned file offsets: the wanted bytes start at a chunk.
     let direct = (want.start == 0).then(|| writer.direct(want.end)).flatten();
+    let mut first = first;
+    let first_bytes = std::mem::take(&mut first.bytes);
     let fetcher = Fetcher {
         record,
         reader,
         layout,
         cipher,
         first: &first,
+        first_len: first_bytes.len() as u64,
+        first_bytes: Mutex::new(Some(first_bytes)),
         want: want.clone(),
         pool: Arc::new(BufferPool::default()),
         positioned: writer.positioned(),
         direct,
-        aligned: Mutex::new(Vec::new()),
+        aligned: Arc::new(Mutex::new(Vec::new())),
     };
     let concurrency = request.concurrency.max(1);
     let run = async {
@@ -234,7 +251,11 @@ struct Fetcher<'a, R> {
     reader: &'a R,
     layout: Layout,
     cipher: Arc<ChunkCipher>,
+    /// The first read (its ETag pins every later read).
     first: &'a FirstRange,
+    /// The first read's bytes, until the last range they hold takes them ([`Fetcher::out_of_first_read`]).
+    first_bytes: Mutex<Option<Vec<u8>>>,
+    first_len: u64,
     want: Range<u64>,
     pool: Arc<BufferPool>,
     /// The temporary file, when ranges are written where they belong as they verify.
@@ -244,7 +265,7 @@ struct Fetcher<'a, R> {
     /// The temporary file's direct handle, when ranges are written past the page cache.
     direct: Option<Arc<DirectFile>>,
     /// Aligned buffers the ranges written directly are opened into, for reuse.
-    aligned: Mutex<Vec<AlignedBuf>>,
+    aligned: Arc<Mutex<Vec<AlignedBuf>>>,
 }
 
 type Units = Vec<Range<u64>>;
@@ -290,21 +311,10 @@ impl<R: RangeReader> Fetcher<'_, R> {
     async fn fetch_and_open(&self, unit: Range<u64>) -> Result<Opened> {
         let layout = self.layout;
         let range = layout.cipher_range_of_chunks(unit.clone());
-        let mut buf = self.pool.take_empty();
-        if range.end <= self.first.bytes.len() as u64 {
-            buf.extend_from_slice(&self.first.bytes[range.start as usize..range.end as usize]);
-        } else {
-            let meta = self
-                .reader
-                .read_range(range.clone(), self.first.etag(), &mut buf)
-                .await?;
-            if buf.len() as u64 != range.end - range.start {
-                return Err(Error::from(FormatError::LengthMismatch {
-                    expected: layout.ciphertext_len()?,
-                    actual: meta.total,
-                }));
-            }
-        }
+        let mut buf = match self.out_of_first_read(&range) {
+            Some(buf) => buf,
+            None => self.fetch(range).await?,
+        };
         if let Some(direct) = &self.direct {
             return self.open_and_write_direct(direct, unit, buf).await;
         }
@@ -339,6 +349,42 @@ impl<R: RangeReader> Fetcher<'_, R> {
         })
     }
 
+    /// The ciphertext `range`, read pinned to the first read's ETag, its length checked.
+    async fn fetch(&self, range: Range<u64>) -> Result<Vec<u8>> {
+        let mut buf = self.pool.take_empty();
+        let meta = self
+            .reader
+            .read_range(range.clone(), self.first.etag(), &mut buf)
+            .await?;
+        if buf.len() as u64 != range.end - range.start {
+            return Err(Error::from(FormatError::LengthMismatch {
+                expected: self.layout.ciphertext_len()?,
+                actual: meta.total,
+            }));
+        }
+        Ok(buf)
+    }
+
+    /// The ciphertext `range` from the first read, when that read holds it: copied while a
+    /// later range may still be in it, moved out (no copy, and its memory is not held to the
+    /// end) by the last. None when it is not there (then it is fetched like any other).
+    fn out_of_first_read(&self, range: &Range<u64>) -> Option<Vec<u8>> {
+        if range.end > self.first_len || range.is_empty() {
+            return None;
+        }
+        let (start, end) = (range.start as usize, range.end as usize);
+        let mut slot = self.first_bytes.lock().expect("first-read lock");
+        if end + (end - start) <= slot.as_ref()?.len() {
+            let mut buf = self.pool.take_empty();
+            buf.extend_from_slice(&slot.as_ref()?[start..end]);
+            return Some(buf);
+        }
+        let mut bytes = slot.take()?;
+        bytes.truncate(end);
+        bytes.drain(..start);
+        Some(bytes)
+    }
+
     /// Opens the fetched range `buf` (chunks `unit`) into an aligned buffer and writes its
     /// wanted bytes where they belong in the file, with direct I/O.
     async fn open_and_write_direct(
@@ -350,14 +396,12 @@ impl<R: RangeReader> Fetcher<'_, R> {
         let len = plain_bytes(&layout, &unit) as usize;
         // The wanted bytes start at 0 here (see `download`), but may end inside this range.
         let keep = self.want.end.min(start + len as u64).saturating_sub(start) as usize;
-        let mut aligned = self
-            .aligned
-            .lock()
-            .expect("pool lock")
-            .pop()
-            .unwrap_or_default();
         let cipher = Arc::clone(&self.cipher);
+        // The aligned buffer is taken once a CPU worker runs the open, not while the range waits
+        // for one: only the ranges being opened or written hold one.
+        let pool = Arc::clone(&self.aligned);
         let (buf, mut aligned) = on_cpu_pool(move || {
+            let mut aligned = pool.lock().expect("pool lock").pop().unwrap_or_default();
             open_unit_into(&cipher, &layout, unit, &buf, aligned.window(len))
                 .map(|()| (buf, aligned))
         })
