@@ -23,6 +23,7 @@ pub mod reader;
 pub mod sink;
 pub(crate) mod temp;
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -129,6 +130,43 @@ fn wanted(request: &DownloadRequest, layout: &Layout) -> Result<(Range<u64>, Ran
     Ok((start..end, layout.chunks_covering(start..end)))
 }
 
+/// The ranges to fetch while KMS unwraps the data key: those the pipeline starts with besides
+/// the first read (none at concurrency 1), for a whole-object download whose header's claimed length
+/// matches the object's (otherwise none: the checks after KMS report it).
+fn ranges_ahead(
+    request: &DownloadRequest, sink: &Sink, claimed: &Layout, first: &FirstRange,
+) -> Vec<Range<u64>> {
+    let whole = request.range.is_none() && !matches!(sink, Sink::ResumableFile(_));
+    if !whole || claimed.check_object_len(first.total()).is_err() {
+        return Vec::new();
+    }
+    let per_unit = (request.unit_bytes.max(1) / claimed.chunk_size().bytes()).max(1);
+    let held = first.bytes.len() as u64;
+    (0..claimed.chunk_count())
+        .step_by(per_unit as usize)
+        .map(|s| claimed.cipher_range_of_chunks(s..(s + per_unit).min(claimed.chunk_count())))
+        .filter(|range| range.end > held)
+        .take(request.concurrency.saturating_sub(1))
+        .collect()
+}
+
+/// Fetches `ranges` (ciphertext, pinned to `etag`) at once, into buffers of `pool`.
+async fn prefetch(
+    reader: &impl RangeReader, pool: &BufferPool, ranges: Vec<Range<u64>>, etag: Option<&str>,
+) -> Result<HashMap<(u64, u64), Vec<u8>>> {
+    let fetches = ranges.into_iter().map(|range| async move {
+        let mut buf = pool.take_empty();
+        reader.read_range(range.clone(), etag, &mut buf).await?;
+        Ok::<_, Error>(((range.start, range.end), buf))
+    });
+    let fetched = futures::future::try_join_all(fetches).await?;
+    // A short one is left out: the pipeline fetches it again and reports the length.
+    Ok(fetched
+        .into_iter()
+        .filter(|((start, end), buf)| buf.len() as u64 == end - start)
+        .collect())
+}
+
 /// One opened range: its buffer and where the wanted plaintext sits in it.
 struct Opened {
     buf: Vec<u8>,
@@ -163,9 +201,24 @@ pub async fn download(
     let parsed = ParsedHeader::parse(&first.bytes)?;
     check_binding(&parsed, reader.location(), request)?;
     let fields = parsed.fields.clone();
-    let unwrapped = keyring
-        .decrypt(&fields.key_id, &fields.wrapped_key, &fields.context)
-        .await?;
+    let pool = Arc::new(BufferPool::default());
+    // The next ranges are fetched while KMS unwraps the data key, so the pipeline does not
+    // start from nothing. They are only ciphertext pinned to the first read's ETag: nothing of
+    // them is opened before the header verified under that key, and the ranges are the ones
+    // the header claims only when its length matches the object's.
+    let ahead = ranges_ahead(request, sink, &parsed.layout(), &first);
+    let mut cancel = cancel;
+    let (unwrapped, prefetched) = tokio::select! {
+        both = async {
+            tokio::join!(
+                keyring.decrypt(&fields.key_id, &fields.wrapped_key, &fields.context),
+                prefetch(reader, &pool, ahead, first.etag()),
+            )
+        } => both,
+        _ = cancel.cancelled() => return Err(Error::Interrupted),
+    };
+    let unwrapped = unwrapped?;
+    let prefetched = prefetched?;
     request.pins.check_reported(unwrapped.key_arn.as_deref())?;
     let kms_key_arn = unwrapped.key_arn.unwrap_or_else(|| fields.key_id.clone());
     let verified = parsed.verify(&unwrapped.key)?;
@@ -204,7 +257,8 @@ pub async fn download(
         first_len: first_bytes.len() as u64,
         first_bytes: Mutex::new(Some(first_bytes)),
         want: want.clone(),
-        pool: Arc::new(BufferPool::default()),
+        pool,
+        prefetched: Mutex::new(prefetched),
         positioned: writer.positioned(),
         direct,
         aligned: Arc::new(Mutex::new(Vec::new())),
@@ -229,7 +283,6 @@ pub async fn download(
         }
         Ok::<_, Error>((written, verified_chunks))
     };
-    let mut cancel = cancel;
     let (written, verified_chunks) = tokio::select! {
         result = run => result?,
         _ = cancel.cancelled() => return Err(Error::Interrupted),
@@ -262,6 +315,8 @@ struct Fetcher<'a, R> {
     positioned: Option<Arc<std::fs::File>>,
     /// A resumable download's partial file, where each written range is recorded.
     record: Option<Arc<PartialDownload>>,
+    /// Ranges fetched while KMS unwrapped the key, by ciphertext range ([`prefetch`]).
+    prefetched: Mutex<HashMap<(u64, u64), Vec<u8>>>,
     /// The temporary file's direct handle, when ranges are written past the page cache.
     direct: Option<Arc<DirectFile>>,
     /// Aligned buffers the ranges written directly are opened into, for reuse.
@@ -311,7 +366,11 @@ impl<R: RangeReader> Fetcher<'_, R> {
     async fn fetch_and_open(&self, unit: Range<u64>) -> Result<Opened> {
         let layout = self.layout;
         let range = layout.cipher_range_of_chunks(unit.clone());
-        let mut buf = match self.out_of_first_read(&range) {
+        let prefetched = || {
+            let mut map = self.prefetched.lock().expect("prefetch lock");
+            map.remove(&(range.start, range.end))
+        };
+        let mut buf = match self.out_of_first_read(&range).or_else(prefetched) {
             Some(buf) => buf,
             None => self.fetch(range).await?,
         };
