@@ -131,8 +131,8 @@ fn wanted(request: &DownloadRequest, layout: &Layout) -> Result<(Range<u64>, Ran
 }
 
 /// The ranges to fetch while KMS unwraps the data key: those the pipeline starts with besides
-/// the first read (none at concurrency 1), for a whole-object download whose header's claimed length
-/// matches the object's (otherwise none: the checks after KMS report it).
+/// the first read (none at concurrency 1), for a whole-object download whose header's claimed
+/// length matches the object's (otherwise none: the checks after KMS report it).
 fn ranges_ahead(
     request: &DownloadRequest, sink: &Sink, claimed: &Layout, first: &FirstRange,
 ) -> Vec<Range<u64>> {
@@ -140,13 +140,22 @@ fn ranges_ahead(
     if !whole || claimed.check_object_len(first.total()).is_err() {
         return Vec::new();
     }
-    let per_unit = (request.unit_bytes.max(1) / claimed.chunk_size().bytes()).max(1);
     let held = first.bytes.len() as u64;
-    (0..claimed.chunk_count())
-        .step_by(per_unit as usize)
-        .map(|s| claimed.cipher_range_of_chunks(s..(s + per_unit).min(claimed.chunk_count())))
+    units(claimed, 0..claimed.chunk_count(), request.unit_bytes)
+        .into_iter()
+        .map(|unit| claimed.cipher_range_of_chunks(unit))
         .filter(|range| range.end > held)
         .take(request.concurrency.saturating_sub(1))
+        .collect()
+}
+
+/// The chunks `chunks` grouped into ranges of whole chunks, about `unit_bytes` each (at least
+/// one chunk).
+fn units(layout: &Layout, chunks: Range<u64>, unit_bytes: u64) -> Vec<Range<u64>> {
+    let per_unit = (unit_bytes.max(1) / layout.chunk_size().bytes()).max(1);
+    (chunks.start..chunks.end)
+        .step_by(per_unit as usize)
+        .map(|s| s..(s + per_unit).min(chunks.end))
         .collect()
 }
 
@@ -229,11 +238,7 @@ pub async fn download(
     let (want, chunks) = wanted(request, &layout)?;
     progress.start(Some(want.end - want.start));
 
-    let per_unit = (request.unit_bytes.max(1) / layout.chunk_size().bytes()).max(1);
-    let units: Vec<Range<u64>> = (chunks.start..chunks.end)
-        .step_by(per_unit as usize)
-        .map(|s| s..(s + per_unit).min(chunks.end))
-        .collect();
+    let units = units(&layout, chunks, request.unit_bytes);
     let (mut writer, units, record) = match sink {
         Sink::ResumableFile(path) => {
             let (writer, left, record) = resumable_writer(path, reader, &first, &layout, units)?;
@@ -306,7 +311,8 @@ struct Fetcher<'a, R> {
     cipher: Arc<ChunkCipher>,
     /// The first read (its ETag pins every later read).
     first: &'a FirstRange,
-    /// The first read's bytes, until the last range they hold takes them ([`Fetcher::out_of_first_read`]).
+    /// The first read's bytes, until the last range they hold takes them
+    /// ([`Fetcher::out_of_first_read`]).
     first_bytes: Mutex<Option<Vec<u8>>>,
     first_len: u64,
     want: Range<u64>,
