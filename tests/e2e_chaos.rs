@@ -426,26 +426,14 @@ fn the_proxy_delivers_every_body_to_a_server_that_reads_it_late() {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
             let mut tls = acceptor.accept(tcp).await.unwrap();
-            let mut seen = Vec::new();
-            let mut buf = vec![0u8; STEP];
-            let head_end = loop {
-                let n = tls.read(&mut buf).await.unwrap();
-                assert!(n > 0, "the head never came");
-                seen.extend_from_slice(&buf[..n]);
-                if let Some(p) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break p + 4;
-                }
-            };
-            let text = String::from_utf8_lossy(&seen[..head_end]).to_lowercase();
-            let len: usize = text
-                .split("content-length: ")
-                .nth(1)
-                .and_then(|v| v.split("\r\n").next())
-                .and_then(|v| v.parse().ok())
+            let (head, rest) = common::proxy::read_head(&mut tls).await.unwrap();
+            let len: usize = common::proxy::RequestHead::parse(&head)
+                .and_then(|h| h.header("content-length")?.parse().ok())
                 .expect("a content-length");
             sent.notified().await;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let mut n = seen.len() - head_end;
+            let mut buf = vec![0u8; STEP];
+            let mut n = rest.len();
             while n < len {
                 got.store(n, Ordering::SeqCst);
                 match tls.read(&mut buf).await {

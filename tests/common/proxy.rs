@@ -378,7 +378,7 @@ async fn forward<W: AsyncWrite + Unpin>(
 
 /// The parts of a request head the rules look at.
 #[derive(Debug)]
-struct RequestHead {
+pub struct RequestHead {
     method: String,
     target: String,
     /// (lower-case name, value)
@@ -386,14 +386,14 @@ struct RequestHead {
 }
 
 impl RequestHead {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn parse(bytes: &[u8]) -> Option<RequestHead> {
+    pub fn parse(bytes: &[u8]) -> Option<RequestHead> {
         let text = std::str::from_utf8(bytes).ok()?;
         let mut lines = text.split("\r\n");
         let mut first = lines.next()?.split(' ');
@@ -412,7 +412,7 @@ impl RequestHead {
 }
 
 /// Reads until the end of the head (`\r\n\r\n`); returns the head and any bytes after it.
-async fn read_head<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+pub async fn read_head<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
