@@ -4,6 +4,7 @@
 // with one access key/secret pair, which moto does not do.
 
 mod args;
+mod complete;
 mod store;
 mod tls;
 

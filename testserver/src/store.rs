@@ -5,7 +5,8 @@
 // cores with the client it measures. So GetObject's body is read again in large pieces, and
 // request bodies are gathered into large pieces before s3s-fs writes them. Everything else
 // (every header, range, checksum, ETag and error) is s3s-fs's own: each operation s3s-fs
-// implements is passed to it.
+// implements is passed to it, except that a multipart upload is completed without reading its
+// parts back (complete.rs).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,8 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::complete::{self, PartDigests};
+
 /// How much one read or write of an object's bytes takes.
 const PIECE: usize = 1 << 20;
 
@@ -26,6 +29,8 @@ pub struct Store {
     fs: s3s_fs::FileSystem,
     /// The data directory, canonical (as s3s-fs resolves it).
     root: PathBuf,
+    /// Each uploaded part's MD5, for completing its upload.
+    digests: PartDigests,
 }
 
 impl Store {
@@ -35,7 +40,11 @@ impl Store {
         let root = std::env::current_dir()
             .and_then(|d| d.join(root).canonicalize())
             .map_err(|e| format!("opening data dir {}: {e}", root.display()))?;
-        Ok(Store { fs, root })
+        Ok(Store {
+            fs,
+            root,
+            digests: PartDigests::default(),
+        })
     }
 
     /// The object's file, resolved inside the root the way s3s-fs resolves it.
@@ -134,7 +143,11 @@ impl S3 for Store {
         &self, mut req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         req.input.body = req.input.body.map(Coalesce::blob);
-        self.fs.upload_part(req).await
+        let (upload_id, part) = (req.input.upload_id.clone(), req.input.part_number);
+        let answer = self.fs.upload_part(req).await?;
+        self.digests
+            .record(&upload_id, part, answer.output.e_tag.as_ref());
+        Ok(answer)
     }
 
     async fn upload_part_copy(
@@ -152,13 +165,28 @@ impl S3 for Store {
     async fn complete_multipart_upload(
         &self, req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        self.fs.complete_multipart_upload(req).await
+        let upload_id = req.input.upload_id.clone();
+        let answer = match complete::plan(&self.root, &self.digests, &req) {
+            Some(plan) => {
+                let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+                let object = self.object_path(&bucket, &key)?;
+                complete::complete(&self.root, object, bucket, key, plan).await
+            }
+            None => self.fs.complete_multipart_upload(req).await,
+        };
+        if answer.is_ok() {
+            self.digests.forget(&upload_id);
+        }
+        answer
     }
 
     async fn abort_multipart_upload(
         &self, req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.fs.abort_multipart_upload(req).await
+        let upload_id = req.input.upload_id.clone();
+        let answer = self.fs.abort_multipart_upload(req).await?;
+        self.digests.forget(&upload_id);
+        Ok(answer)
     }
 
     /// s3s-fs answers (it checks the key, the range and the preconditions and gives every
