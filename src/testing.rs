@@ -137,5 +137,6 @@ pub fn download_request() -> crate::transfer::download::DownloadRequest {
         range: None,
         concurrency: 2,
         unit_bytes: 1 << 20,
+        shared: None,
     }
 }

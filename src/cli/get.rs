@@ -281,6 +281,7 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
             range: args.range,
             concurrency: args.concurrency,
             unit_bytes: args.part_size.unwrap_or(DEFAULT_RANGE_BYTES),
+            shared: None,
         },
         allow_s3ec: args.allow_s3ec,
     };

@@ -110,6 +110,7 @@ pub(super) async fn run(global: &GlobalArgs, get: ManyGet<'_>, cancel: Cancel) -
         range: None,
         concurrency: get.concurrency,
         unit_bytes: get.part_size,
+        shared: None,
     };
     let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));
     let (dir, prefix) = (&get.dir, prefix.as_deref());

@@ -11,7 +11,7 @@ use clap::Args;
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::store::{ObjectStore, SdkStore};
-use s3seal::transfer::download::{DownloadRequest, SHARED_RANGE_BYTES};
+use s3seal::transfer::download::{DEFAULT_RANGE_BYTES, DownloadRequest};
 use s3seal::transfer::upload::UploadRequest;
 use s3seal::transfer::{Cancel, default_concurrency, default_download_concurrency};
 use s3seal::tree::run::DEFAULT_BUDGET_BYTES;
@@ -122,7 +122,8 @@ fn base_request(direction: Direction, mode: TreeMode, concurrency: usize) -> Tre
             pins: Default::default(),
             range: None,
             concurrency: default_download_concurrency(),
-            unit_bytes: SHARED_RANGE_BYTES,
+            unit_bytes: DEFAULT_RANGE_BYTES,
+            shared: None,
         },
         concurrency,
         budget_bytes: DEFAULT_BUDGET_BYTES,

@@ -206,6 +206,7 @@ impl Migration {
                 range: None,
                 concurrency: request.concurrency,
                 unit_bytes: SHARED_RANGE_BYTES,
+                shared: None,
             },
             &Sink::File(check_path.clone()),
             Arc::new(NoProgress),

@@ -116,6 +116,7 @@ pub async fn rewrap(
             concurrency: 1,
             unit_bytes: 1,
             pins: request.pins.clone().required(),
+            shared: None,
         },
     )?;
     let old_layout = parsed.layout();

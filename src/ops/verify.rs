@@ -43,6 +43,7 @@ pub async fn verify(
             concurrency: request.concurrency,
             unit_bytes: request.unit_bytes,
             pins: request.pins.clone(),
+            shared: None,
         },
         allow_s3ec: request.allow_s3ec,
     };

@@ -61,6 +61,7 @@ async fn get_from(
         range: None,
         concurrency: 2,
         unit_bytes: 2 * MIB as u64,
+        shared: None,
     };
     let path = dir.join("out");
     download(

@@ -6,12 +6,14 @@
 //!   with a new envelope); [`resume`] is the resumable upload of a file (journal, proof, missing parts only);
 //! - down: [`download`] (first read, header checks, concurrent ranged reads, open, output);
 //! - shared: `envelope` (a new object's keys and header), `pool` (the one buffer pool),
+//!   [`budget`] (memory several transfers share),
 //!   `cpu` (the one way to run CPU work from async code), [`plan`] (part planning).
 //!
 //! Memory is bounded by the number of parts in flight. Every S3 call goes through
 //! [`crate::store`]. Progress reporting and cancellation are traits and channels here; the
 //! CLI supplies the progress bar and the signal handler.
 
+pub mod budget;
 mod cpu;
 pub mod download;
 mod envelope;

@@ -13,9 +13,21 @@ use bytes::Bytes;
 #[derive(Default, Debug)]
 pub(crate) struct BufferPool {
     free: Mutex<Vec<Vec<u8>>>,
+    /// When set, what the pool keeps: at most this many buffers, none smaller than this.
+    keep: Option<(usize, usize)>,
 }
 
 impl BufferPool {
+    /// A pool that keeps at most `buffers` buffers of at least `capacity` bytes each, so what
+    /// it holds stays within what its users counted (smaller buffers would grow unaccounted
+    /// when reused for larger reads).
+    pub(crate) fn capped(buffers: usize, capacity: usize) -> BufferPool {
+        BufferPool {
+            free: Mutex::default(),
+            keep: Some((buffers, capacity)),
+        }
+    }
+
     /// A buffer of exactly `len` initialized bytes (contents unspecified).
     pub(crate) fn take(&self, len: usize) -> Vec<u8> {
         let found = {
@@ -56,7 +68,13 @@ impl BufferPool {
     }
 
     pub(crate) fn give(&self, buf: Vec<u8>) {
-        self.free.lock().expect("pool lock").push(buf);
+        let mut free = self.free.lock().expect("pool lock");
+        if let Some((buffers, capacity)) = self.keep
+            && (free.len() >= buffers || buf.capacity() < capacity)
+        {
+            return;
+        }
+        free.push(buf);
     }
 }
 
@@ -84,5 +102,27 @@ impl AsRef<[u8]> for PooledBody {
 impl Drop for PooledBody {
     fn drop(&mut self) {
         self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capped_pool_keeps_only_full_size_buffers_up_to_its_count() {
+        let pool = BufferPool::capped(2, 1024);
+        pool.give(Vec::with_capacity(100));
+        assert_eq!(
+            pool.take_empty().capacity(),
+            0,
+            "a small buffer is not kept"
+        );
+        for _ in 0..3 {
+            pool.give(Vec::with_capacity(1024));
+        }
+        assert!(pool.take_empty().capacity() >= 1024);
+        assert!(pool.take_empty().capacity() >= 1024);
+        assert_eq!(pool.take_empty().capacity(), 0, "only two were kept");
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::compare::{Change, Work, decide};
 use super::fingerprint::{FingerprintKey, KEY_OBJECT};
 use super::listing::RemoteEntry;
-use super::run::{Action, Budget, ObjectReport, TreeRequest};
+use super::run::{Action, ObjectReport, TreeRequest};
 use super::settings;
 use super::stamp::Stamp;
 use super::walk::LocalFile;
@@ -19,7 +19,10 @@ use crate::error::{Error, Result};
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
-use crate::transfer::download::{FirstRange, Sink, StoreObject, download};
+use crate::transfer::budget::MemoryBudget;
+use crate::transfer::download::{
+    FirstRange, HEADER_PROBE_BYTES, SharedRanges, Sink, StoreObject, download,
+};
 use crate::transfer::resume::{JournalDir, upload_resumable};
 use crate::transfer::stream_put::STREAM_PUT_CHUNKS_HELD;
 use crate::transfer::upload::upload;
@@ -27,6 +30,12 @@ use crate::transfer::{Cancel, Progress, Source};
 
 /// Fixed cost of one object in flight besides its data buffers (requests, headers, a chunk).
 const OBJECT_OVERHEAD_BYTES: u64 = 256 * 1024;
+
+/// What a larger object being downloaded holds besides its ranges (its header read and its
+/// overhead). The run sets this much aside for each object in flight before it shares the rest
+/// of its budget out, so no object waits for memory while holding some: downloads of any mix
+/// of objects cannot wait on each other.
+pub(super) const DOWNLOAD_OBJECT_RESERVE: u64 = OBJECT_OVERHEAD_BYTES + 2 * HEADER_PROBE_BYTES;
 
 /// Files up to this size that need more than one part are uploaded with one streamed
 /// PutObject (`transfer::stream_put`), unless the run is resumable: S3 then stores them
@@ -59,7 +68,9 @@ pub(super) struct Jobs<'a, K> {
     pub skip_done: bool,
     pub checksum: bool,
     pub fingerprint: Option<&'a FingerprintKey>,
-    pub budget: Budget,
+    pub budget: MemoryBudget,
+    /// The budget and buffers every download's ranges share.
+    pub ranges: SharedRanges,
     pub progress: Arc<dyn Progress>,
     pub cancel: Cancel,
 }
@@ -397,17 +408,30 @@ impl<K: Keyring> Jobs<'_, K> {
         // A small object's first read asks for no more than it holds: the read buffer is
         // reserved at the size asked for, and many small objects are in flight at once.
         request.unit_bytes = request.unit_bytes.min(object.stored_size.max(1));
-        let unit = request.unit_bytes.max(1);
-        // A range in flight costs up to three times its size (docs/PERFORMANCE.md). One object
-        // takes at most a quarter of the budget, so several large ones stream at once and each
-        // one's start (header read, KMS) overlaps the others' ranges instead of idling the run.
-        let per_object =
-            (self.request.budget_bytes / (4 * 3 * unit)).clamp(1, self.request.concurrency as u64);
-        request.concurrency = per_object as usize;
-        let cost = 3 * object.stored_size.min(per_object * unit);
-        let _held = self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await;
+        // Every range holds its cost in the run's budget while in flight, whichever object it
+        // belongs to (`SharedRanges`). The first read is held by the object until it ends: a
+        // small object's is the whole object, a larger one's only its header (its ranges are
+        // then fetched like any other, as the budget allows).
+        request.shared = Some(self.ranges.clone());
+        request.concurrency = self.request.concurrency.max(1);
+        let first_len = if object.stored_size <= request.first_read_len() {
+            request.first_read_len()
+        } else {
+            HEADER_PROBE_BYTES
+        };
+        // A larger object's own share was set aside when the run started
+        // ([`DOWNLOAD_OBJECT_RESERVE`]): objects waiting for memory for their ranges hold
+        // none of the budget those ranges wait for.
+        let _held = match first_len == HEADER_PROBE_BYTES {
+            true => None,
+            false => {
+                // Its read buffer and the one it is opened into.
+                let cost = 2 * first_len.min(object.stored_size);
+                Some(self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await)
+            }
+        };
         let reader = StoreObject::new(Arc::clone(&self.store), location);
-        let first = FirstRange::read(&reader, request.first_read_len()).await?;
+        let first = FirstRange::read(&reader, first_len).await?;
         let stamp = Stamp::from_metadata(first.metadata());
         r.etag = first.etag().map(str::to_string);
         let progress: Arc<dyn Progress> = Arc::new(Forward(Arc::clone(&self.progress)));

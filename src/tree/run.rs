@@ -1,6 +1,6 @@
 //! The runner of a tree: it takes work from the merge ([`super::compare::Merge`]) one item at
 //! a time and keeps up to `objects_in_flight` objects going at once, each inside one global
-//! memory budget ([`Budget`]), so many small files go in parallel and a large one takes the
+//! memory budget ([`MemoryBudget`]), so many small files go in parallel and a large one takes the
 //! parallelism of its parts without the sum ever passing the budget. Every object ends in one
 //! [`ObjectReport`]; a failed object never stops the others unless `fail_fast`.
 //!
@@ -15,24 +15,28 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use super::compare::{Merge, Way};
 use super::filter::Filters;
 use super::fingerprint::FingerprintKey;
-use super::jobs::Jobs;
+use super::jobs::{DOWNLOAD_OBJECT_RESERVE, Jobs};
 use super::listing::Listing;
 use super::walk::walk;
 use crate::error::{Error, ErrorClass, Result};
 use crate::kms::Keyring;
 use crate::store::ObjectStore;
-use crate::transfer::download::DownloadRequest;
+use crate::transfer::budget::MemoryBudget;
+use crate::transfer::download::{DownloadRequest, SharedRanges};
 use crate::transfer::upload::UploadRequest;
 use crate::transfer::{Cancel, Progress};
 
-/// Memory for the objects in flight at the defaults (plus the process's constant ~30 MiB, the
-/// 128 MiB peak of docs/PERFORMANCE.md holds whatever the mix of files).
-pub const DEFAULT_BUDGET_BYTES: u64 = 80 * 1024 * 1024;
+/// Memory for the objects in flight at the defaults (plus the process's constant ~20-30 MiB,
+/// the 128 MiB peak of docs/PERFORMANCE.md holds whatever the mix of files). A download's
+/// ranges count twice their size (docs/SYNC.md), so this keeps five 8 MiB ranges in flight
+/// after what the objects in flight set aside: at 80 MiB (four) large trees came down 10%
+/// slower (docs/PERFORMANCE.md).
+pub const DEFAULT_BUDGET_BYTES: u64 = 96 * 1024 * 1024;
 /// Objects in flight at the defaults: enough to hide a small file's requests (KMS, PUT).
 pub const DEFAULT_OBJECTS_IN_FLIGHT: usize = 16;
 /// Failures kept for the summary (all of them are reported one by one as they happen).
@@ -166,33 +170,6 @@ impl Summary {
     }
 }
 
-/// The global memory budget, in KiB permits.
-pub(super) struct Budget {
-    permits: Arc<Semaphore>,
-    total_kib: u32,
-}
-
-impl Budget {
-    fn new(bytes: u64) -> Budget {
-        let total_kib = u32::try_from((bytes / 1024).max(1)).unwrap_or(u32::MAX >> 1);
-        Budget {
-            permits: Arc::new(Semaphore::new(total_kib as usize)),
-            total_kib,
-        }
-    }
-
-    /// Waits until `bytes` (capped at the whole budget) are free, and holds them.
-    pub(super) async fn take(&self, bytes: u64) -> tokio::sync::OwnedSemaphorePermit {
-        let kib = u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.total_kib);
-        Arc::clone(&self.permits)
-            .acquire_many_owned(kib)
-            .await
-            .expect("budget semaphore open")
-    }
-}
-
 /// Runs the tree: `report` receives every object's outcome as it ends.
 pub async fn run_tree<K: Keyring>(
     store: Arc<dyn ObjectStore>, keyring: &K, request: &TreeRequest, progress: Arc<dyn Progress>,
@@ -266,6 +243,17 @@ pub async fn run_tree<K: Keyring>(
             let _ = trigger.send(true);
         })
     };
+    // Set aside what each object in flight holds while its ranges wait (jobs.rs); the rest is
+    // shared, never less than a quarter of the budget.
+    let reserved = match request.direction {
+        Direction::Down { .. } => request.objects_in_flight as u64 * DOWNLOAD_OBJECT_RESERVE,
+        Direction::Up { .. } => 0,
+    };
+    let shared = request
+        .budget_bytes
+        .saturating_sub(reserved)
+        .max(request.budget_bytes / 4);
+    let budget = MemoryBudget::new(shared);
     let jobs = Jobs {
         store: Arc::clone(&store),
         keyring,
@@ -277,7 +265,8 @@ pub async fn run_tree<K: Keyring>(
         skip_done,
         checksum,
         fingerprint: fingerprint.as_ref(),
-        budget: Budget::new(request.budget_bytes),
+        budget: budget.clone(),
+        ranges: SharedRanges::new(budget, request.download.unit_bytes),
         progress: Arc::clone(&progress),
         cancel: inner_cancel,
     };

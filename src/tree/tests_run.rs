@@ -227,3 +227,38 @@ async fn the_fingerprint_key_object_is_never_overwritten_by_a_tree() {
     .await;
     assert_eq!((summary.uploaded, summary.failed), (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_large_objects_in_flight_cannot_starve_each_other_of_budget() {
+    // Each object needs more than one range; together, the objects in flight would hold more
+    // than the whole budget if each held its share while its ranges waited for room.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..12u8 {
+        std::fs::write(src.join(format!("f{i:02}")), vec![i; (3 << 20) + 1000]).unwrap();
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let keyring = TestKeyring::new(ARN);
+    let copy = TreeMode::Copy { skip_done: true };
+    let (summary, _) = go(Arc::clone(&store), &keyring, &request(up(&src), copy)).await;
+    assert_eq!((summary.uploaded, summary.failed), (12, 0));
+
+    let down = Direction::Down {
+        bucket: "b".into(),
+        prefix: "p/".into(),
+        root: dst.clone(),
+    };
+    let mut tight = request(down, copy);
+    tight.budget_bytes = 4 << 20;
+    tight.objects_in_flight = 12;
+    let run = go(Arc::clone(&store), &keyring, &tight);
+    let (summary, _) = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the downloads finish instead of waiting on each other");
+    assert_eq!((summary.downloaded, summary.failed), (12, 0));
+    for i in 0..12u8 {
+        let got = std::fs::read(dst.join(format!("f{i:02}"))).unwrap();
+        assert_eq!(got, vec![i; (3 << 20) + 1000], "f{i:02}");
+    }
+}

@@ -20,6 +20,7 @@ mod direct;
 mod direct_tests;
 mod output;
 pub mod reader;
+mod shared;
 pub mod sink;
 pub(crate) mod temp;
 
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt, TryStreamExt};
+use tokio::sync::OwnedSemaphorePermit;
 
 use self::check::{open_unit, open_unit_into};
 use self::direct::{AlignedBuf, DirectFile};
@@ -46,6 +48,7 @@ use crate::transfer::resume::download::{PartialDownload, PartialMeta, covered};
 
 pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
+pub use shared::SharedRanges;
 pub use sink::{Sink, resolve_destination};
 pub use temp::{TempFile, remove_live_temp_files};
 
@@ -56,8 +59,9 @@ pub use temp::{TempFile, remove_live_temp_files};
 /// dominating the measurement, at a lower peak memory (docs/PERFORMANCE.md).
 pub const DEFAULT_RANGE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Bytes per ranged read where a read shares memory with other work: each object of a tree
-/// (inside the run's budget), and the reads of `seal` and `migrate` beside their part uploads.
+/// Bytes per ranged read where a read shares memory with other work: `get --manifest`, and the
+/// reads of `seal` and `migrate` beside their part uploads. (A tree's objects use
+/// [`DEFAULT_RANGE_BYTES`]: their ranges share the run's budget, [`SharedRanges`].)
 pub const SHARED_RANGE_BYTES: u64 = 2 * 1024 * 1024;
 /// Room the first read leaves for the header before the first range. Headers are a few hundred
 /// bytes unless the encryption context is large; a header longer than this leaves the first
@@ -80,6 +84,9 @@ pub struct DownloadRequest {
     pub concurrency: usize,
     /// Bytes per ranged GET.
     pub unit_bytes: u64,
+    /// The budget and buffers this download shares with others (a tree's objects): each range
+    /// then waits for its cost in the budget before its GET ([`SharedRanges`]).
+    pub shared: Option<SharedRanges>,
 }
 
 impl DownloadRequest {
@@ -159,20 +166,35 @@ fn units(layout: &Layout, chunks: Range<u64>, unit_bytes: u64) -> Vec<Range<u64>
         .collect()
 }
 
-/// Fetches `ranges` (ciphertext, pinned to `etag`) at once, into buffers of `pool`.
+/// A range fetched ahead, with what it holds of a shared budget.
+type Ahead = (Vec<u8>, Option<OwnedSemaphorePermit>);
+
+/// Fetches `ranges` (ciphertext, pinned to `etag`) at once, into buffers of `pool`. Under a
+/// shared budget only those whose cost is free now: the download holding memory already must
+/// not wait for more before it can write anything.
 async fn prefetch(
     reader: &impl RangeReader, pool: &BufferPool, ranges: Vec<Range<u64>>, etag: Option<&str>,
-) -> Result<HashMap<(u64, u64), Vec<u8>>> {
-    let fetches = ranges.into_iter().map(|range| async move {
+    shared: Option<&SharedRanges>,
+) -> Result<HashMap<(u64, u64), Ahead>> {
+    let held: Vec<_> = ranges
+        .into_iter()
+        .map_while(|range| match shared {
+            Some(shared) => shared
+                .try_hold(range.end - range.start)
+                .map(|h| (range, Some(h))),
+            None => Some((range, None)),
+        })
+        .collect();
+    let fetches = held.into_iter().map(|(range, held)| async move {
         let mut buf = pool.take_empty();
         reader.read_range(range.clone(), etag, &mut buf).await?;
-        Ok::<_, Error>(((range.start, range.end), buf))
+        Ok::<_, Error>(((range.start, range.end), (buf, held)))
     });
     let fetched = futures::future::try_join_all(fetches).await?;
     // A short one is left out: the pipeline fetches it again and reports the length.
     Ok(fetched
         .into_iter()
-        .filter(|((start, end), buf)| buf.len() as u64 == end - start)
+        .filter(|((start, end), (buf, _))| buf.len() as u64 == end - start)
         .collect())
 }
 
@@ -183,6 +205,8 @@ struct Opened {
     pieces: Vec<(u64, Range<usize>)>,
     chunks: u64,
     plain_bytes: u64,
+    /// The range's cost in a shared budget, released once the range is written.
+    held: Option<OwnedSemaphorePermit>,
 }
 
 /// Reads, verifies and decrypts the object behind `reader` into `sink`; `first` is the first
@@ -210,7 +234,10 @@ pub async fn download(
     let parsed = ParsedHeader::parse(&first.bytes)?;
     check_binding(&parsed, reader.location(), request)?;
     let fields = parsed.fields.clone();
-    let pool = Arc::new(BufferPool::default());
+    let (pool, aligned) = match &request.shared {
+        Some(shared) => (Arc::clone(&shared.pool), Arc::clone(&shared.aligned)),
+        None => (Arc::new(BufferPool::default()), Arc::default()),
+    };
     // The next ranges are fetched while KMS unwraps the data key, so the pipeline does not
     // start from nothing. They are only ciphertext pinned to the first read's ETag: nothing of
     // them is opened before the header verified under that key, and the ranges are the ones
@@ -221,7 +248,7 @@ pub async fn download(
         both = async {
             tokio::join!(
                 keyring.decrypt(&fields.key_id, &fields.wrapped_key, &fields.context),
-                prefetch(reader, &pool, ahead, first.etag()),
+                prefetch(reader, &pool, ahead, first.etag(), request.shared.as_ref()),
             )
         } => both,
         _ = cancel.cancelled() => return Err(Error::Interrupted),
@@ -266,7 +293,9 @@ pub async fn download(
         prefetched: Mutex::new(prefetched),
         positioned: writer.positioned(),
         direct,
-        aligned: Arc::new(Mutex::new(Vec::new())),
+        aligned,
+        aligned_kept: request.shared.as_ref().map_or(usize::MAX, |s| s.kept),
+        shared: request.shared.clone(),
     };
     let concurrency = request.concurrency.max(1);
     let run = async {
@@ -283,6 +312,7 @@ pub async fn download(
             verified_chunks += opened.chunks;
             let buf = writer.write_in_order(opened.buf, opened.pieces).await?;
             fetcher.pool.give(buf);
+            drop(opened.held);
             written += n;
             progress.advance(n);
         }
@@ -322,11 +352,15 @@ struct Fetcher<'a, R> {
     /// A resumable download's partial file, where each written range is recorded.
     record: Option<Arc<PartialDownload>>,
     /// Ranges fetched while KMS unwrapped the key, by ciphertext range ([`prefetch`]).
-    prefetched: Mutex<HashMap<(u64, u64), Vec<u8>>>,
+    prefetched: Mutex<HashMap<(u64, u64), Ahead>>,
     /// The temporary file's direct handle, when ranges are written past the page cache.
     direct: Option<Arc<DirectFile>>,
     /// Aligned buffers the ranges written directly are opened into, for reuse.
     aligned: Arc<Mutex<Vec<AlignedBuf>>>,
+    /// How many aligned buffers are kept for reuse.
+    aligned_kept: usize,
+    /// The budget this download's ranges share with other downloads, if any.
+    shared: Option<SharedRanges>,
 }
 
 type Units = Vec<Range<u64>>;
@@ -376,12 +410,23 @@ impl<R: RangeReader> Fetcher<'_, R> {
             let mut map = self.prefetched.lock().expect("prefetch lock");
             map.remove(&(range.start, range.end))
         };
-        let mut buf = match self.out_of_first_read(&range).or_else(prefetched) {
-            Some(buf) => buf,
-            None => self.fetch(range).await?,
+        let (mut buf, held) = match self.out_of_first_read(&range) {
+            Some(buf) => (buf, None),
+            None => match prefetched() {
+                Some(ahead) => ahead,
+                None => {
+                    let held = match &self.shared {
+                        Some(shared) => Some(shared.hold(range.end - range.start).await),
+                        None => None,
+                    };
+                    (self.fetch(range).await?, held)
+                }
+            },
         };
         if let Some(direct) = &self.direct {
-            return self.open_and_write_direct(direct, unit, buf).await;
+            let mut opened = self.open_and_write_direct(direct, unit, buf).await?;
+            opened.held = held;
+            return Ok(opened);
         }
         let chunks = unit.end - unit.start;
         let unit_range = unit.clone();
@@ -411,6 +456,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
             pieces,
             chunks,
             plain_bytes,
+            held,
         })
     }
 
@@ -481,12 +527,17 @@ impl<R: RangeReader> Fetcher<'_, R> {
         .await
         .expect("writer task panicked")
         .map_err(|e| Error::io("the temporary download file", e))?;
-        self.aligned.lock().expect("pool lock").push(aligned);
+        let mut kept = self.aligned.lock().expect("pool lock");
+        if kept.len() < self.aligned_kept {
+            kept.push(aligned);
+        }
+        drop(kept);
         Ok(Opened {
             buf,
             pieces: Vec::new(),
             chunks,
             plain_bytes: keep as u64,
+            held: None,
         })
     }
 }
