@@ -419,16 +419,15 @@ impl<K: Keyring> Jobs<'_, K> {
         } else {
             HEADER_PROBE_BYTES
         };
-        // A larger object's own share was set aside when the run started
-        // ([`DOWNLOAD_OBJECT_RESERVE`]): objects waiting for memory for their ranges hold
-        // none of the budget those ranges wait for.
-        let _held = match first_len == HEADER_PROBE_BYTES {
-            true => None,
-            false => {
-                // Its read buffer and the one it is opened into.
-                let cost = 2 * first_len.min(object.stored_size);
-                Some(self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await)
-            }
+        // An object whose first read is a header probe has its share in what the run set aside
+        // per object when it started ([`DOWNLOAD_OBJECT_RESERVE`]): objects waiting for memory
+        // for their ranges hold none of the budget those ranges wait for. A larger first read
+        // costs its buffer and the one it is opened into.
+        let _held = if first_len <= HEADER_PROBE_BYTES {
+            None
+        } else {
+            let cost = 2 * first_len.min(object.stored_size);
+            Some(self.budget.take(cost + OBJECT_OVERHEAD_BYTES).await)
         };
         let reader = StoreObject::new(Arc::clone(&self.store), location);
         let first = FirstRange::read(&reader, first_len).await?;

@@ -14,8 +14,8 @@
 //! the ordinary handle writes everything, as it always did.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::sink::{start_writeback, write_at};
 
@@ -128,9 +128,59 @@ impl AlignedBuf {
     }
 }
 
+/// Aligned buffers kept for reuse, at most `keep` of them (unbounded by default).
+pub(crate) struct AlignedPool {
+    free: Mutex<Vec<AlignedBuf>>,
+    keep: usize,
+}
+
+impl Default for AlignedPool {
+    fn default() -> AlignedPool {
+        AlignedPool::capped(usize::MAX)
+    }
+}
+
+impl AlignedPool {
+    /// A pool that keeps at most `keep` buffers.
+    pub(crate) fn capped(keep: usize) -> AlignedPool {
+        AlignedPool {
+            free: Mutex::default(),
+            keep,
+        }
+    }
+
+    /// A kept buffer, or a new empty one.
+    pub(crate) fn take(&self) -> AlignedBuf {
+        self.free
+            .lock()
+            .expect("pool lock")
+            .pop()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn give(&self, buf: AlignedBuf) {
+        let mut free = self.free.lock().expect("pool lock");
+        if free.len() < self.keep {
+            free.push(buf);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aligned_pool_keeps_no_more_than_its_cap() {
+        let pool = AlignedPool::capped(1);
+        let (mut a, mut b) = (pool.take(), pool.take());
+        a.window(10);
+        b.window(20);
+        pool.give(a);
+        pool.give(b);
+        assert!(!pool.take().0.is_empty(), "one buffer was kept");
+        assert!(pool.take().0.is_empty(), "the second was not");
+    }
 
     /// Only a refusal of direct I/O falls back; errors an ordinary write would meet too fail.
     #[cfg(target_os = "linux")]

@@ -33,7 +33,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
 use self::check::{open_unit, open_unit_into};
-use self::direct::{AlignedBuf, DirectFile};
+use self::direct::{AlignedPool, DirectFile};
 use self::output::{Writer, write_pieces};
 use super::cpu::on_cpu_pool;
 use super::pool::BufferPool;
@@ -294,7 +294,6 @@ pub async fn download(
         positioned: writer.positioned(),
         direct,
         aligned,
-        aligned_kept: request.shared.as_ref().map_or(usize::MAX, |s| s.kept),
         shared: request.shared.clone(),
     };
     let concurrency = request.concurrency.max(1);
@@ -356,9 +355,7 @@ struct Fetcher<'a, R> {
     /// The temporary file's direct handle, when ranges are written past the page cache.
     direct: Option<Arc<DirectFile>>,
     /// Aligned buffers the ranges written directly are opened into, for reuse.
-    aligned: Arc<Mutex<Vec<AlignedBuf>>>,
-    /// How many aligned buffers are kept for reuse.
-    aligned_kept: usize,
+    aligned: Arc<AlignedPool>,
     /// The budget this download's ranges share with other downloads, if any.
     shared: Option<SharedRanges>,
 }
@@ -406,27 +403,23 @@ impl<R: RangeReader> Fetcher<'_, R> {
     async fn fetch_and_open(&self, unit: Range<u64>) -> Result<Opened> {
         let layout = self.layout;
         let range = layout.cipher_range_of_chunks(unit.clone());
-        let prefetched = || {
+        let ahead = || {
             let mut map = self.prefetched.lock().expect("prefetch lock");
             map.remove(&(range.start, range.end))
         };
-        let (mut buf, held) = match self.out_of_first_read(&range) {
-            Some(buf) => (buf, None),
-            None => match prefetched() {
-                Some(ahead) => ahead,
-                None => {
-                    let held = match &self.shared {
-                        Some(shared) => Some(shared.hold(range.end - range.start).await),
-                        None => None,
-                    };
-                    (self.fetch(range).await?, held)
-                }
-            },
+        let (mut buf, held) = if let Some(buf) = self.out_of_first_read(&range) {
+            (buf, None)
+        } else if let Some(ahead) = ahead() {
+            ahead
+        } else {
+            let held = match &self.shared {
+                Some(shared) => Some(shared.hold(range.end - range.start).await),
+                None => None,
+            };
+            (self.fetch(range).await?, held)
         };
         if let Some(direct) = &self.direct {
-            let mut opened = self.open_and_write_direct(direct, unit, buf).await?;
-            opened.held = held;
-            return Ok(opened);
+            return self.open_and_write_direct(direct, unit, buf, held).await;
         }
         let chunks = unit.end - unit.start;
         let unit_range = unit.clone();
@@ -496,10 +489,12 @@ impl<R: RangeReader> Fetcher<'_, R> {
         Some(bytes)
     }
 
-    /// Opens the fetched range `buf` (chunks `unit`) into an aligned buffer and writes its
-    /// wanted bytes where they belong in the file, with direct I/O.
+    /// Opens the fetched range `buf` (chunks `unit`, holding `held` of a shared budget) into an
+    /// aligned buffer and writes its wanted bytes where they belong in the file, with direct
+    /// I/O.
     async fn open_and_write_direct(
         &self, direct: &Arc<DirectFile>, unit: Range<u64>, buf: Vec<u8>,
+        held: Option<OwnedSemaphorePermit>,
     ) -> Result<Opened> {
         let layout = self.layout;
         let chunks = unit.end - unit.start;
@@ -512,7 +507,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
         // for one: only the ranges being opened or written hold one.
         let pool = Arc::clone(&self.aligned);
         let (buf, mut aligned) = on_cpu_pool(move || {
-            let mut aligned = pool.lock().expect("pool lock").pop().unwrap_or_default();
+            let mut aligned = pool.take();
             open_unit_into(&cipher, &layout, unit, &buf, aligned.window(len))
                 .map(|()| (buf, aligned))
         })
@@ -527,17 +522,13 @@ impl<R: RangeReader> Fetcher<'_, R> {
         .await
         .expect("writer task panicked")
         .map_err(|e| Error::io("the temporary download file", e))?;
-        let mut kept = self.aligned.lock().expect("pool lock");
-        if kept.len() < self.aligned_kept {
-            kept.push(aligned);
-        }
-        drop(kept);
+        self.aligned.give(aligned);
         Ok(Opened {
             buf,
             pieces: Vec::new(),
             chunks,
             plain_bytes: keep as u64,
-            held: None,
+            held,
         })
     }
 }

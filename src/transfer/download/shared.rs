@@ -4,11 +4,11 @@
 //! objects they belong to: one object ending does not leave the connection idle while the
 //! next one reads its header and asks KMS for its key.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::direct::AlignedBuf;
+use super::direct::AlignedPool;
 use crate::transfer::budget::MemoryBudget;
 use crate::transfer::pool::BufferPool;
 
@@ -19,9 +19,7 @@ pub struct SharedRanges {
     /// The largest range any of the downloads fetches.
     range_bytes: u64,
     pub(super) pool: Arc<BufferPool>,
-    pub(super) aligned: Arc<Mutex<Vec<AlignedBuf>>>,
-    /// How many buffers of each kind are kept for reuse.
-    pub(super) kept: usize,
+    pub(super) aligned: Arc<AlignedPool>,
 }
 
 impl std::fmt::Debug for SharedRanges {
@@ -44,15 +42,14 @@ impl SharedRanges {
             budget,
             range_bytes,
             pool: Arc::new(BufferPool::capped(kept, range_bytes as usize)),
-            aligned: Arc::default(),
-            kept,
+            aligned: Arc::new(AlignedPool::capped(kept)),
         }
     }
 
     /// What a range of `bytes` costs while in flight: the buffer it is received into and the
     /// buffer it is opened into before it is written, each as large as the largest range
     /// (`largest`), since either may be a reused one of that size.
-    pub fn range_cost(bytes: u64, largest: u64) -> u64 {
+    fn range_cost(bytes: u64, largest: u64) -> u64 {
         2 * bytes.max(largest)
     }
 
