@@ -137,6 +137,7 @@ pub fn download_request() -> crate::transfer::download::DownloadRequest {
         range: None,
         concurrency: 2,
         unit_bytes: 1 << 20,
+        read_bytes: 4 << 20,
         shared: None,
     }
 }

@@ -516,17 +516,25 @@ impl Download {
         std::fs::read_to_string(self.sidecar()).map_or(0, |t| t.lines().count().saturating_sub(1))
     }
 
-    /// Holds the ranged GET of chunks 12.. (the 4th range), kills the get once the three
-    /// ranges before it are verified, and lets every request through again.
-    fn kill_half_way(&self) {
+    /// A rule for the ranged GET that starts at chunk `chunk` (1 MiB chunks).
+    fn get_from_chunk(&self, chunk: u64, fault: Fault) -> Rule {
         let raw = Store::moto().get_raw(&self.key);
         let header = s3seal::format::ParsedHeader::header_len(&raw).unwrap() as u64;
-        let start = header + 12 * (MIB as u64 + 16);
+        let start = header + chunk * (MIB as u64 + 16);
         let mut matcher = Match::get_object();
         matcher.header_has = Some(("range", format!("bytes={start}-")));
-        let stall = Fault::stall(Dir::Down, 0, Duration::from_secs(600));
-        self.proxy
-            .set_rules(vec![Rule::new(matcher, stall, u32::MAX)]);
+        Rule::new(matcher, fault, u32::MAX)
+    }
+
+    /// After the first read (the first range), one GET brings the other five ranges, one after
+    /// the other: holds its answer once two of them went through (ranges 2 and 3), kills the
+    /// get once the three ranges before the 4th are verified, and lets every request through
+    /// again.
+    fn kill_half_way(&self) {
+        let two_ranges = 2 * 4 * (MIB as u64 + 16) + 64 * 1024;
+        let stall = Fault::stall(Dir::Down, two_ranges, Duration::from_secs(600));
+        let rule = self.get_from_chunk(4, stall);
+        self.proxy.set_rules(vec![rule]);
         let mut child = std_command(&self.base())
             .args(self.args())
             .stdout(Stdio::null())
@@ -549,11 +557,12 @@ impl Download {
         assert!(!self.out().exists(), "nothing at the destination yet");
     }
 
+    /// GETs forwarded (a stall noted by a rule is a line of its own).
     fn gets(&self) -> usize {
         self.proxy
             .log()
             .iter()
-            .filter(|l| l.starts_with("GET "))
+            .filter(|l| l.starts_with("GET ") && l.ends_with("-> forwarded"))
             .count()
     }
 }
@@ -592,9 +601,14 @@ fn a_killed_download_resumes_with_only_the_missing_ranges() {
         0o600
     );
     let before = d.gets();
+    // Counts the GET of ranges 4 to 6 (from chunk 12), without changing it.
+    let pass = Fault::stall(Dir::Down, 0, Duration::from_millis(1));
+    d.proxy.set_rules(vec![d.get_from_chunk(12, pass)]);
+    let fired = d.proxy.fired();
     d.cmd().assert().success();
-    // The first read (header and object size), then ranges 4 to 6 only.
-    assert_eq!(d.gets() - before, 1 + 3);
+    // The first read (header and object size), then ranges 4 to 6 only, in one GET.
+    assert_eq!(d.gets() - before, 1 + 1);
+    assert_eq!(d.proxy.fired() - fired, 1, "the GET starts at range 4");
     assert!(std::fs::read(d.out()).unwrap() == plain);
     assert!(
         !partial.exists() && !d.sidecar().exists(),
@@ -614,9 +628,14 @@ fn an_object_overwritten_between_kill_and_resume_is_fetched_from_the_start() {
     let newer = data(24 * MIB, 20);
     put_moto(&d.key, &newer);
     let before = d.gets();
+    let pass = Fault::stall(Dir::Down, 0, Duration::from_millis(1));
+    d.proxy.set_rules(vec![d.get_from_chunk(4, pass)]);
+    let fired = d.proxy.fired();
     d.cmd().assert().success();
-    // Every range fetched again: the first read holds the first one, then the five others.
-    assert_eq!(d.gets() - before, 1 + 5, "every range fetched again");
+    // Every range fetched again: the first read holds the first one, then one GET the five
+    // others, from range 2 on.
+    assert_eq!(d.gets() - before, 1 + 1, "every range fetched again");
+    assert_eq!(d.proxy.fired() - fired, 1, "the GET starts at range 2");
     assert!(std::fs::read(d.out()).unwrap() == newer);
 }
 

@@ -17,7 +17,8 @@ use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::download::{
-    DEFAULT_RANGE_BYTES, DownloadRequest, SHARED_RANGE_BYTES, Sink, StoreObject,
+    DEFAULT_RANGE_BYTES, DownloadRequest, SHARED_RANGE_BYTES, STREAMED_READ_BYTES, Sink,
+    StoreObject,
 };
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
@@ -59,12 +60,13 @@ pub struct GetArgs {
     #[arg(long)]
     allow_relocated: bool,
     /// Ranged GETs in flight [default: 6, sized by memory, not cores]. Peak memory is at most
-    /// about 30 MiB + 3 x CONCURRENCY x PART_SIZE (6 x 8 MiB measured 104-121 MiB), to a file or
+    /// about 30 MiB + 2 x CONCURRENCY x PART_SIZE (6 x 8 MiB measured 104-122 MiB), to a file or
     /// to stdout: a slow reader slows the download, it does not grow memory
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
-    /// Bytes per ranged GET [default: 8MiB] (2 MiB per object with --recursive or --manifest,
-    /// where objects share memory)
+    /// Bytes verified, decrypted and written at a time [default: 8MiB]. To stdout, and for
+    /// each object of --recursive or --manifest, also the bytes per ranged GET; to a file, one
+    /// GET of 32 MiB brings several, each written while the next arrives
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     part_size: Option<u64>,
     /// To stdout: decrypt into a private temporary file and stream it only after the whole
@@ -281,6 +283,7 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
             range: args.range,
             concurrency: args.concurrency,
             unit_bytes: args.part_size.unwrap_or(DEFAULT_RANGE_BYTES),
+            read_bytes: STREAMED_READ_BYTES,
             shared: None,
         },
         allow_s3ec: args.allow_s3ec,

@@ -110,6 +110,9 @@ pub(super) async fn run(global: &GlobalArgs, get: ManyGet<'_>, cancel: Cancel) -
         range: None,
         concurrency: get.concurrency,
         unit_bytes: get.part_size,
+        // One GET per range: a GET held open while it waits for the shared budget would
+        // hold a connection and its buffers outside the budget.
+        read_bytes: 0,
         shared: None,
     };
     let store: Arc<dyn ObjectStore> = Arc::new(SdkStore::new(aws.s3.clone(), None));

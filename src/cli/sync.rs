@@ -123,6 +123,9 @@ fn base_request(direction: Direction, mode: TreeMode, concurrency: usize) -> Tre
             range: None,
             concurrency: default_download_concurrency(),
             unit_bytes: DEFAULT_RANGE_BYTES,
+            // One GET per range: a GET held open while it waits for the shared budget would
+            // hold a connection and its buffers outside the budget.
+            read_bytes: 0,
             shared: None,
         },
         concurrency,

@@ -206,6 +206,7 @@ impl Migration {
                 range: None,
                 concurrency: request.concurrency,
                 unit_bytes: SHARED_RANGE_BYTES,
+                read_bytes: 0,
                 shared: None,
             },
             &Sink::File(check_path.clone()),

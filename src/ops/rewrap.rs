@@ -115,6 +115,7 @@ pub async fn rewrap(
             range: None,
             concurrency: 1,
             unit_bytes: 1,
+            read_bytes: 0,
             pins: request.pins.clone().required(),
             shared: None,
         },

@@ -60,6 +60,7 @@ async fn get(store: Arc<MemoryStore>, keyring: &TestKeyring, pins: KeyPins) -> R
         range: None,
         concurrency: 2,
         unit_bytes: 1 << 20,
+        read_bytes: 4 << 20,
         shared: None,
     };
     download(

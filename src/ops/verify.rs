@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::kms::Keyring;
 use crate::pins::KeyPins;
 use crate::store::ObjectStore;
-use crate::transfer::download::{DownloadRequest, RangeReader, Sink};
+use crate::transfer::download::{DownloadRequest, RangeReader, STREAMED_READ_BYTES, Sink};
 use crate::transfer::{Cancel, Progress};
 
 /// How to verify.
@@ -42,6 +42,7 @@ pub async fn verify(
             range: None,
             concurrency: request.concurrency,
             unit_bytes: request.unit_bytes,
+            read_bytes: STREAMED_READ_BYTES,
             pins: request.pins.clone(),
             shared: None,
         },

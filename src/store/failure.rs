@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{
     ChannelBody, CopySource, ObjectHead, ObjectPage, ObjectStore, PartInfo, PartReceipt,
-    PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
+    PutReceipt, RangeBody, RangeMeta, StoreError, StoreResult, UploadInfo, WriteOptions,
 };
 use crate::error::Error;
 use crate::location::ObjectLocation;
@@ -203,6 +203,25 @@ counted_calls! {
     delete_object_version(location: &ObjectLocation, version_id: &str) -> () = DeleteObjectVersion;
     get_object_tagging(location: &ObjectLocation) -> Vec<(String, String)> = GetObjectTagging;
     @extra {
+        /// A transient fault breaks the body half-way (a connection reset mid-body); the
+        /// others fail the request as `get_range` would.
+        async fn get_range_body(
+            &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
+        ) -> StoreResult<(RangeMeta, RangeBody)> {
+            let checked = match self.before(Call::GetRange).await {
+                Err(e) if !e.transient => return Err(e),
+                other => other,
+            };
+            let mut buf = Vec::new();
+            let meta = self.inner.get_range(location, range.clone(), if_match, &mut buf).await?;
+            let Err(broken) = checked else {
+                return Ok((meta, RangeBody::whole(buf)));
+            };
+            buf.truncate(buf.len() / 2);
+            let frames = futures::stream::iter([Ok(Bytes::from(buf)), Err(broken)]);
+            let len = range.end.saturating_sub(range.start);
+            Ok((meta, RangeBody::new(futures::StreamExt::boxed(frames), 0, len)))
+        }
         async fn put_object_stream(
             &self, location: &ObjectLocation, body: ChannelBody, options: &WriteOptions,
         ) -> StoreResult<PutReceipt> {

@@ -17,6 +17,7 @@ mod body;
 mod errors;
 pub mod failure;
 pub mod memory;
+mod range_body;
 mod sdk;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use crate::location::ObjectLocation;
 
 pub use body::{BodyItem, ChannelBody};
 pub use errors::StoreError;
+pub use range_body::RangeBody;
 pub use sdk::SdkStore;
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
@@ -200,6 +202,17 @@ pub trait ObjectStore: Send + Sync {
         &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
         buf: &mut Vec<u8>,
     ) -> StoreResult<RangeMeta>;
+
+    /// The same GET as [`ObjectStore::get_range`], answered with its body as it arrives, so
+    /// a long range can be taken a window at a time. A break in the body is a transient
+    /// error of [`RangeBody::next`]. By default the body is read whole first.
+    async fn get_range_body(
+        &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
+    ) -> StoreResult<(RangeMeta, RangeBody)> {
+        let mut buf = Vec::new();
+        let meta = self.get_range(location, range, if_match, &mut buf).await?;
+        Ok((meta, RangeBody::whole(buf)))
+    }
 
     async fn head(&self, location: &ObjectLocation) -> StoreResult<ObjectHead>;
 

@@ -17,12 +17,13 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
+use futures::StreamExt;
 
 use super::errors::s3_error;
 use super::{
     ChannelBody, CopySource, LockMode, ObjectEntry, ObjectHead, ObjectPage, ObjectSettings,
-    ObjectStore, PartInfo, PartReceipt, PutReceipt, RangeMeta, StoreError, StoreResult, UploadInfo,
-    WriteOptions,
+    ObjectStore, PartInfo, PartReceipt, PutReceipt, RangeBody, RangeMeta, StoreError, StoreResult,
+    UploadInfo, WriteOptions,
 };
 use crate::aws::error_chain;
 use crate::error::Error;
@@ -177,7 +178,18 @@ impl ObjectStore for SdkStore {
     ) -> StoreResult<RangeMeta> {
         buf.clear();
         let want = range.end.saturating_sub(range.start) as usize;
-        let mut out = on_object!(self, get_object, location)
+        let (meta, mut body) = self.get_range_body(location, range, if_match).await?;
+        buf.reserve(want);
+        while let Some(piece) = body.next().await? {
+            buf.extend_from_slice(&piece);
+        }
+        Ok(meta)
+    }
+
+    async fn get_range_body(
+        &self, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
+    ) -> StoreResult<(RangeMeta, RangeBody)> {
+        let out = on_object!(self, get_object, location)
             .range(format!(
                 "bytes={}-{}",
                 range.start,
@@ -198,27 +210,27 @@ impl ObjectStore for SdkStore {
             etag: out.e_tag().map(str::to_string),
             metadata: out.metadata().cloned().unwrap_or_else(HashMap::new),
         };
-        let mut skip = if ignored_range { range.start } else { 0 };
-        buf.reserve(want);
-        while buf.len() < want {
-            let frame = match out.body.try_next().await {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(StoreError::transient(Error::runtime_hint(
-                        format!("reading {location} failed: {}", error_chain(&e)),
-                        "the connection broke repeatedly; check the network and try again",
-                    )));
+        let skip = if ignored_range { range.start } else { 0 };
+        let location = location.clone();
+        let frames = futures::stream::unfold(Some(out.body), move |body| {
+            let location = location.clone();
+            async move {
+                let mut body = body?;
+                match body.try_next().await {
+                    Ok(Some(frame)) => Some((Ok(frame), Some(body))),
+                    Ok(None) => None,
+                    Err(e) => Some((
+                        Err(StoreError::transient(Error::runtime_hint(
+                            format!("reading {location} failed: {}", error_chain(&e)),
+                            "the connection broke repeatedly; check the network and try again",
+                        ))),
+                        None,
+                    )),
                 }
-            };
-            let mut frame = &frame[..];
-            let s = (skip as usize).min(frame.len());
-            frame = &frame[s..];
-            skip -= s as u64;
-            let room = want - buf.len();
-            buf.extend_from_slice(&frame[..frame.len().min(room)]);
-        }
-        Ok(meta)
+            }
+        });
+        let len = range.end.saturating_sub(range.start);
+        Ok((meta, RangeBody::new(frames.boxed(), skip, len)))
     }
 
     async fn head(&self, location: &ObjectLocation) -> StoreResult<ObjectHead> {

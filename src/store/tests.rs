@@ -61,6 +61,7 @@ async fn get_from(
         range: None,
         concurrency: 2,
         unit_bytes: 2 * MIB as u64,
+        read_bytes: 4 * MIB as u64,
         shared: None,
     };
     let path = dir.join("out");
@@ -219,6 +220,20 @@ async fn a_ranged_get_that_keeps_failing_gives_up() {
     )
     .await;
     assert_eq!(store.calls(Call::GetRange), super::RANGE_ATTEMPTS);
+}
+
+/// A long GET (two ranges of 2 MiB, after the first read and one range fetched ahead) whose
+/// body keeps breaking half-way is opened again from where it broke, then given up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_read_whose_body_keeps_breaking_gives_up() {
+    let store = failed_download(
+        12 * MIB,
+        (3, 100, Fault::Transient),
+        "injected transient failure",
+    )
+    .await;
+    let gets = store.calls(Call::GetRange);
+    assert!(gets >= 2 + super::RANGE_ATTEMPTS, "{gets} GETs");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

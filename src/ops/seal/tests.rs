@@ -60,6 +60,7 @@ async fn read_back(store: Arc<dyn ObjectStore>, keyring: &TestKeyring) -> Vec<u8
             range: None,
             concurrency: 2,
             unit_bytes: MIB as u64,
+            read_bytes: 0,
             shared: None,
         },
         &Sink::File(path.clone()),

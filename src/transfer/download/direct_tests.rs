@@ -158,9 +158,11 @@ async fn the_first_read_serves_the_first_range() {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
+        // One GET per range (no longer reads joining them).
         let request = DownloadRequest {
             concurrency: 3,
             unit_bytes: unit as u64,
+            read_bytes: 0,
             ..download_request()
         };
         let before = store.calls(Call::GetRange);
@@ -178,5 +180,59 @@ async fn the_first_read_serves_the_first_range() {
         assert!(std::fs::read(&path).unwrap() == data, "{len} in {unit}");
         let made = store.calls(Call::GetRange) - before;
         assert_eq!(made, gets, "GETs for {len} bytes in {unit}-byte ranges");
+    }
+}
+
+/// Where the reader streams, adjacent ranges come from one GET, a range at a time: 4 MiB + 5
+/// in 256 KiB ranges is 17 ranges; the first read holds the first, two more are fetched while
+/// KMS answers (three in flight), and the other 14 come in GETs of up to four: 1 + 2 + 4 GETs.
+/// A body that breaks half-way is opened again from where it broke: one GET more, and the
+/// same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_reads_join_ranges_and_resume_a_broken_body() {
+    use crate::store::failure::{Call, FailureStore, Fault};
+    let data = plaintext(4 * MIB + 5);
+    for (fault, gets) in [(None, 7), (Some(4), 8), (Some(6), 8)] {
+        let store = FailureStore::new(MemoryStore::new());
+        let store = match fault {
+            Some(nth) => store.fault(Call::GetRange, nth, 1, Fault::Transient),
+            None => store,
+        };
+        let store = Arc::new(store);
+        let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
+        let source = Source::Stream(Box::new(std::io::Cursor::new(data.clone())));
+        let keyring = TestKeyring::new(ARN);
+        let request = upload_request(location(), None);
+        let progress = Arc::new(NoProgress);
+        let up = upload(
+            Arc::clone(&dyn_store),
+            &keyring,
+            source,
+            &request,
+            progress,
+            Cancel::never(),
+        );
+        up.await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let request = DownloadRequest {
+            concurrency: 3,
+            unit_bytes: 256 * KIB as u64,
+            read_bytes: MIB as u64,
+            ..download_request()
+        };
+        download(
+            &StoreObject::new(dyn_store, location()),
+            None,
+            &keyring,
+            &request,
+            &Sink::File(path.clone()),
+            Arc::new(NoProgress),
+            Cancel::never(),
+        )
+        .await
+        .unwrap();
+        assert!(std::fs::read(&path).unwrap() == data, "fault {fault:?}");
+        assert_eq!(store.calls(Call::GetRange), gets, "fault {fault:?}");
     }
 }

@@ -10,9 +10,12 @@
 //! copy of the ciphertext) and opened chunk by chunk on the CPU pool. To a file (where the
 //! file system allows it) a range is opened into a second, aligned buffer and written from
 //! there with direct I/O, past the page cache ([`direct`]); otherwise it is opened in place
-//! and written from its own buffer. At most `concurrency` ranges are fetched or waiting, so a
-//! slow reader slows the download instead of growing memory. Peak memory is about a constant
-//! plus `concurrency x range size`, plus one aligned buffer per range being opened or written.
+//! and written from its own buffer. Every range holds its cost (both buffers) in a memory
+//! budget, the download's own or one shared with others, from before its bytes arrive until it
+//! is written, so a slow reader slows the download instead of growing memory. Peak memory is
+//! about a constant plus the budget. To a file, where the reader streams, one GET brings
+//! several ranges, each taken and opened while the next arrives ([`window`]): a long path
+//! costs fewer round trips without costing more memory.
 
 mod check;
 mod direct;
@@ -23,13 +26,15 @@ pub mod reader;
 mod shared;
 pub mod sink;
 pub(crate) mod temp;
+mod window;
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::stream::LocalBoxStream;
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
 use self::check::{open_unit, open_unit_into};
@@ -51,6 +56,10 @@ pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
 pub use shared::SharedRanges;
 pub use sink::{Sink, resolve_destination};
 pub use temp::{TempFile, remove_live_temp_files};
+pub use window::STREAMED_READ_BYTES;
+
+use self::window::reads;
+use crate::transfer::budget::MemoryBudget;
 
 /// Bytes per ranged read of one object's download by default (`--part-size` of get and
 /// verify), with [`super::default_download_concurrency`] of them in flight. Every GET costs the
@@ -81,9 +90,15 @@ pub struct DownloadRequest {
     pub pins: KeyPins,
     /// Plaintext bytes wanted: start and inclusive end (None: to the end).
     pub range: Option<(u64, Option<u64>)>,
+    /// Ranged GETs in flight.
     pub concurrency: usize,
-    /// Bytes per ranged GET.
+    /// Bytes per unit: chunks verified, opened and written together, and the bytes of a
+    /// ranged GET where the reader does not stream or the output needs the units in order.
     pub unit_bytes: u64,
+    /// Bytes per ranged GET where the reader streams and the output takes units in any order
+    /// (a file): consecutive units are then received from one GET ([`window`]). At most
+    /// `unit_bytes`: one GET per unit.
+    pub read_bytes: u64,
     /// The budget and buffers this download shares with others (a tree's objects): each range
     /// then waits for its cost in the budget before its GET ([`SharedRanges`]).
     pub shared: Option<SharedRanges>,
@@ -166,6 +181,16 @@ fn units(layout: &Layout, chunks: Range<u64>, unit_bytes: u64) -> Vec<Range<u64>
         .collect()
 }
 
+/// The budget of a download that shares none: its ranges in flight, each with the buffer it
+/// is received into and the one it is opened into ([`SharedRanges`]), at least
+/// [`super::DEFAULT_DOWNLOAD_IN_FLIGHT_BYTES`] of ciphertext.
+fn own_budget(request: &DownloadRequest) -> SharedRanges {
+    let unit = request.unit_bytes.max(1);
+    let in_flight = (request.concurrency.max(1) as u64 * unit)
+        .max(super::DEFAULT_DOWNLOAD_IN_FLIGHT_BYTES.min(8 * unit));
+    SharedRanges::new(MemoryBudget::new(2 * in_flight), unit)
+}
+
 /// A range fetched ahead, with what it holds of a shared budget.
 type Ahead = (Vec<u8>, Option<OwnedSemaphorePermit>);
 
@@ -174,15 +199,13 @@ type Ahead = (Vec<u8>, Option<OwnedSemaphorePermit>);
 /// not wait for more before it can write anything.
 async fn prefetch(
     reader: &impl RangeReader, pool: &BufferPool, ranges: Vec<Range<u64>>, etag: Option<&str>,
-    shared: Option<&SharedRanges>,
+    shared: &SharedRanges,
 ) -> Result<HashMap<(u64, u64), Ahead>> {
     let held: Vec<_> = ranges
         .into_iter()
-        .map_while(|range| match shared {
-            Some(shared) => shared
-                .try_hold(range.end - range.start)
-                .map(|h| (range, Some(h))),
-            None => Some((range, None)),
+        .map_while(|range| {
+            let held = shared.try_hold(range.end - range.start)?;
+            Some((range, Some(held)))
         })
         .collect();
     let fetches = held.into_iter().map(|(range, held)| async move {
@@ -234,10 +257,11 @@ pub async fn download(
     let parsed = ParsedHeader::parse(&first.bytes)?;
     check_binding(&parsed, reader.location(), request)?;
     let fields = parsed.fields.clone();
-    let (pool, aligned) = match &request.shared {
-        Some(shared) => (Arc::clone(&shared.pool), Arc::clone(&shared.aligned)),
-        None => (Arc::new(BufferPool::default()), Arc::default()),
+    let shared = match &request.shared {
+        Some(shared) => shared.clone(),
+        None => own_budget(request),
     };
+    let (pool, aligned) = (Arc::clone(&shared.pool), Arc::clone(&shared.aligned));
     // The next ranges are fetched while KMS unwraps the data key, so the pipeline does not
     // start from nothing. They are only ciphertext pinned to the first read's ETag: nothing of
     // them is opened before the header verified under that key, and the ranges are the ones
@@ -248,7 +272,7 @@ pub async fn download(
         both = async {
             tokio::join!(
                 keyring.decrypt(&fields.key_id, &fields.wrapped_key, &fields.context),
-                prefetch(reader, &pool, ahead, first.etag(), request.shared.as_ref()),
+                prefetch(reader, &pool, ahead, first.etag(), &shared),
             )
         } => both,
         _ = cancel.cancelled() => return Err(Error::Interrupted),
@@ -294,17 +318,26 @@ pub async fn download(
         positioned: writer.positioned(),
         direct,
         aligned,
-        shared: request.shared.clone(),
+        shared,
     };
     let concurrency = request.concurrency.max(1);
     let run = async {
-        let opened = futures::stream::iter(units).map(|unit| fetcher.fetch_and_open(unit));
-        let mut stream: std::pin::Pin<Box<dyn Stream<Item = Result<Opened>> + '_>> =
-            if writer.ordered() {
-                Box::pin(opened.buffered(concurrency))
-            } else {
-                Box::pin(opened.buffer_unordered(concurrency))
+        let mut stream: LocalBoxStream<'_, Result<Opened>> = if writer.ordered() {
+            futures::stream::iter(units)
+                .map(|unit| fetcher.fetch_and_open(unit))
+                .buffered(concurrency)
+                .boxed_local()
+        } else {
+            let per_read = match reader.streams() {
+                true => request.read_bytes / request.unit_bytes.max(1),
+                false => 1,
             };
+            let reads = reads(units, per_read as usize, |unit| fetcher.in_memory(unit));
+            futures::stream::iter(reads)
+                .map(|read| fetcher.read_and_open(read))
+                .flatten_unordered(concurrency)
+                .boxed_local()
+        };
         let (mut written, mut verified_chunks) = (0u64, 0u64);
         while let Some(opened) = stream.try_next().await? {
             let n = opened.plain_bytes;
@@ -356,8 +389,9 @@ struct Fetcher<'a, R> {
     direct: Option<Arc<DirectFile>>,
     /// Aligned buffers the ranges written directly are opened into, for reuse.
     aligned: Arc<AlignedPool>,
-    /// The budget this download's ranges share with other downloads, if any.
-    shared: Option<SharedRanges>,
+    /// The budget this download's ranges hold their cost in (shared with other downloads,
+    /// or its own).
+    shared: SharedRanges,
 }
 
 type Units = Vec<Range<u64>>;
@@ -407,20 +441,26 @@ impl<R: RangeReader> Fetcher<'_, R> {
             let mut map = self.prefetched.lock().expect("prefetch lock");
             map.remove(&(range.start, range.end))
         };
-        let (mut buf, held) = if let Some(buf) = self.out_of_first_read(&range) {
+        let (buf, held) = if let Some(buf) = self.out_of_first_read(&range) {
             (buf, None)
         } else if let Some(ahead) = ahead() {
             ahead
         } else {
-            let held = match &self.shared {
-                Some(shared) => Some(shared.hold(range.end - range.start).await),
-                None => None,
-            };
-            (self.fetch(range).await?, held)
+            let held = self.shared.hold(range.end - range.start).await;
+            (self.fetch(range).await?, Some(held))
         };
+        self.open_and_write(unit, buf, held).await
+    }
+
+    /// Opens the fetched range `buf` (chunks `unit`, holding `held` of the budget) and writes
+    /// it where the output takes it.
+    async fn open_and_write(
+        &self, unit: Range<u64>, mut buf: Vec<u8>, held: Option<OwnedSemaphorePermit>,
+    ) -> Result<Opened> {
         if let Some(direct) = &self.direct {
             return self.open_and_write_direct(direct, unit, buf, held).await;
         }
+        let layout = self.layout;
         let chunks = unit.end - unit.start;
         let unit_range = unit.clone();
         let cipher = Arc::clone(&self.cipher);
@@ -460,13 +500,24 @@ impl<R: RangeReader> Fetcher<'_, R> {
             .reader
             .read_range(range.clone(), self.first.etag(), &mut buf)
             .await?;
-        if buf.len() as u64 != range.end - range.start {
-            return Err(Error::from(FormatError::LengthMismatch {
-                expected: self.layout.ciphertext_len()?,
-                actual: meta.total,
-            }));
-        }
+        self.check_len_of(&buf, &range, meta.total)?;
         Ok(buf)
+    }
+
+    /// A range that came back short: the object is not as long as its header says (or the
+    /// server cut it), reported against the first read's length.
+    fn check_len(&self, buf: &[u8], range: &Range<u64>) -> Result<()> {
+        self.check_len_of(buf, range, self.first.total())
+    }
+
+    fn check_len_of(&self, buf: &[u8], range: &Range<u64>, total: u64) -> Result<()> {
+        if buf.len() as u64 == range.end - range.start {
+            return Ok(());
+        }
+        Err(Error::from(FormatError::LengthMismatch {
+            expected: self.layout.ciphertext_len()?,
+            actual: total.min(range.start + buf.len() as u64),
+        }))
     }
 
     /// The ciphertext `range` from the first read, when that read holds it: copied while a

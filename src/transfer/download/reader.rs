@@ -13,7 +13,9 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::format::FormatError;
 use crate::location::ObjectLocation;
-use crate::store::{ObjectStore, RangeMeta, get_range_retrying};
+use crate::store::{
+    ObjectStore, RANGE_ATTEMPTS, RangeBody, RangeMeta, backoff, get_range_retrying,
+};
 
 /// Something that serves byte ranges of one stored object.
 #[allow(async_fn_in_trait)]
@@ -27,6 +29,20 @@ pub trait RangeReader {
 
     /// The bucket and key the object is read from (checked against the header's binding).
     fn location(&self) -> &ObjectLocation;
+
+    /// Bytes `range` as a body taken piece by piece, pinned to `if_match` when given. By
+    /// default the range is read whole first: see [`RangeReader::streams`].
+    async fn open_range(&self, range: Range<u64>, if_match: Option<&str>) -> Result<RangeBody> {
+        let mut buf = Vec::new();
+        self.read_range(range, if_match, &mut buf).await?;
+        Ok(RangeBody::whole(buf))
+    }
+
+    /// Whether [`RangeReader::open_range`] streams: a long range then holds in memory only
+    /// what has been taken of it, and a download reads its object in few long GETs.
+    fn streams(&self) -> bool {
+        false
+    }
 }
 
 /// The first bytes of an object and what the response said about it: read once, then used
@@ -96,6 +112,30 @@ impl RangeReader for StoreObject {
 
     fn location(&self) -> &ObjectLocation {
         &self.location
+    }
+
+    async fn open_range(&self, range: Range<u64>, if_match: Option<&str>) -> Result<RangeBody> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .store
+                .get_range_body(&self.location, range.clone(), if_match)
+                .await
+            {
+                Ok((_, body)) => return Ok(body),
+                Err(e) if e.is_unsatisfiable_range() => return Err(FormatError::NotS3seal.into()),
+                Err(e) if e.transient && attempt < RANGE_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e.error, "retrying ranged GET");
+                    backoff(attempt).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn streams(&self) -> bool {
+        true
     }
 }
 
