@@ -170,9 +170,12 @@ SMALL_FILE="$WORK/in-64k.bin"
 # --- measuring -------------------------------------------------------------
 : >"$RESULTS"
 # measure LABEL BYTES CMD...: runs CMD under GNU time, appends one line to the results.
+# Every measurement starts on a quiet disk: `sync` (untimed) first writes back what the
+# previous one left dirty, which would otherwise be flushed during this one and charged to it.
 measure() {
     local label="$1" bytes="$2" t="$WORK/time.out"
     shift 2
+    sync
     /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" >/dev/null
     printf '%s\t%s\t%s\n' "$label" "$(tail -n1 "$t")" "$bytes" >>"$RESULTS"
     log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
@@ -181,6 +184,7 @@ measure() {
 measure_stdin() {
     local label="$1" bytes="$2" t="$WORK/time.out"
     shift 2
+    sync
     stream "$bytes" | /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" >/dev/null
     printf '%s\t%s\t%s\n' "$label" "$(tail -n1 "$t")" "$bytes" >>"$RESULTS"
     log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
@@ -189,6 +193,7 @@ measure_stdin() {
 measure_stdout() {
     local label="$1" bytes="$2" t="$WORK/time.out"
     shift 2
+    sync
     /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" | cat >/dev/null
     printf '%s\t%s\t%s\n' "$label" "$(tail -n1 "$t")" "$bytes" >>"$RESULTS"
     log "$label: $(tail -n1 "$t" | awk -F'\t' '{printf "wall %ss user %ss sys %ss rss %d MiB", $1, $2, $3, $4/1024}')"
