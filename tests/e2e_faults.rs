@@ -127,6 +127,22 @@ fn table() -> Vec<Scenario> {
             GetSurvives,
             Exactly(2),
         ),
+        // A long GET (12 MiB + 5 in 1 MiB ranges: the first read and two ranges fetched ahead,
+        // then one GET for the other ten) reset after three of its ranges and part of the
+        // fourth: s3seal opens it again from the first byte it did not receive, in the middle
+        // of a range, and the file is identical.
+        row(
+            "reset_in_the_middle_of_a_long_get_resumes_where_it_broke",
+            S3,
+            vec![rule(
+                later_get(),
+                Fault::reset(down, 3 * MIB as u64 + 12_345),
+                1,
+            )],
+            (12 * MIB + 5, 14),
+            GetSurvives,
+            Exactly(1),
+        ),
         // The same at the TCP layer: TLS records cut in the middle of the first 1 MiB range a
         // connection carries.
         row(
@@ -425,6 +441,7 @@ macro_rules! scenario_tests {
 scenario_tests!(
     reset_in_the_middle_of_a_part_upload_is_retried,
     reset_in_the_middle_of_a_ranged_get_is_retried,
+    reset_in_the_middle_of_a_long_get_resumes_where_it_broke,
     reset_of_a_raw_tcp_connection_during_get_is_retried,
     stalled_get_times_out_and_is_retried,
     stalled_get_body_is_retried,

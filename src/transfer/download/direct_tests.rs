@@ -236,3 +236,71 @@ async fn streamed_reads_join_ranges_and_resume_a_broken_body() {
         assert_eq!(store.calls(Call::GetRange), gets, "fault {fault:?}");
     }
 }
+
+/// A server whose long answers end early (a cut `Content-Length`, without an error): what
+/// it sent of each long GET stops `short` bytes before the range's end.
+struct EndsEarly {
+    inner: StoreObject,
+    short: u64,
+}
+
+impl crate::transfer::download::RangeReader for EndsEarly {
+    async fn read_range(
+        &self, range: std::ops::Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>,
+    ) -> crate::error::Result<crate::store::RangeMeta> {
+        self.inner.read_range(range, if_match, buf).await
+    }
+
+    fn location(&self) -> &ObjectLocation {
+        self.inner.location()
+    }
+
+    async fn open_range(
+        &self, range: std::ops::Range<u64>, if_match: Option<&str>,
+    ) -> crate::error::Result<crate::store::RangeBody> {
+        let mut buf = Vec::new();
+        let end = range.end.saturating_sub(self.short).max(range.start);
+        self.inner
+            .read_range(range.start..end, if_match, &mut buf)
+            .await?;
+        Ok(crate::store::RangeBody::whole(buf))
+    }
+
+    fn streams(&self) -> bool {
+        true
+    }
+}
+
+/// A long GET whose answer ends before its range does is an integrity failure (exit 3), not
+/// a shorter file, and nothing is left in the directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_read_that_ends_early_is_an_integrity_failure() {
+    let store = Arc::new(MemoryStore::new());
+    put(&store, &plaintext(4 * MIB + 5)).await;
+    let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
+    let reader = EndsEarly {
+        inner: StoreObject::new(dyn_store, location()),
+        short: 100,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let request = DownloadRequest {
+        concurrency: 3,
+        unit_bytes: 256 * KIB as u64,
+        read_bytes: MIB as u64,
+        ..download_request()
+    };
+    let err = download(
+        &reader,
+        None,
+        &TestKeyring::new(ARN),
+        &request,
+        &Sink::File(dir.path().join("out")),
+        Arc::new(NoProgress),
+        Cancel::never(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.class(), crate::error::ErrorClass::Integrity, "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
