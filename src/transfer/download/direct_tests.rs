@@ -8,7 +8,7 @@ use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::store::memory::MemoryStore;
 use crate::testing::{TestKeyring, download_request, upload_request};
-use crate::transfer::download::{DownloadRequest, Sink, StoreObject, download};
+use crate::transfer::download::{DownloadRequest, RangeReader, Sink, StoreObject, download};
 use crate::transfer::upload::upload;
 use crate::transfer::{Cancel, NoProgress, Source};
 
@@ -28,8 +28,12 @@ fn plaintext(len: usize) -> Vec<u8> {
 }
 
 async fn put(store: &Arc<MemoryStore>, data: &[u8]) {
+    put_into(Arc::clone(store) as _, data).await;
+}
+
+/// Uploads `data` as the test object into any store.
+async fn put_into(store: Arc<dyn ObjectStore>, data: &[u8]) {
     let source = Source::Stream(Box::new(std::io::Cursor::new(data.to_vec())));
-    let store: Arc<dyn ObjectStore> = Arc::clone(store) as _;
     upload(
         store,
         &TestKeyring::new(ARN),
@@ -42,11 +46,35 @@ async fn put(store: &Arc<MemoryStore>, data: &[u8]) {
     .unwrap();
 }
 
+/// The test object behind `store`, as a reader.
+fn object(store: &Arc<impl ObjectStore + 'static>) -> StoreObject {
+    StoreObject::new(Arc::clone(store) as _, location())
+}
+
+/// Downloads the object behind `reader` into `path` as `request` says.
+async fn get_with(
+    reader: &impl RangeReader, request: &DownloadRequest, path: &std::path::Path,
+) -> crate::error::Result<()> {
+    let sink = Sink::File(path.to_path_buf());
+    let keyring = TestKeyring::new(ARN);
+    let progress = Arc::new(NoProgress);
+    download(
+        reader,
+        None,
+        &keyring,
+        request,
+        &sink,
+        progress,
+        Cancel::never(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Downloads the object into `dir/out`: 192 KiB ranges (three 64 KiB chunks), 3 in flight.
 async fn get(
     store: &Arc<MemoryStore>, dir: &std::path::Path, range: Option<(u64, Option<u64>)>,
 ) -> crate::error::Result<std::path::PathBuf> {
-    let store: Arc<dyn ObjectStore> = Arc::clone(store) as _;
     let request = DownloadRequest {
         range,
         concurrency: 3,
@@ -54,16 +82,7 @@ async fn get(
         ..download_request()
     };
     let path = dir.join("out");
-    download(
-        &StoreObject::new(store, location()),
-        None,
-        &TestKeyring::new(ARN),
-        &request,
-        &Sink::File(path.clone()),
-        Arc::new(NoProgress),
-        Cancel::never(),
-    )
-    .await?;
+    get_with(&object(store), &request, &path).await?;
     Ok(path)
 }
 
@@ -142,20 +161,7 @@ async fn the_first_read_serves_the_first_range() {
     ] {
         let store = Arc::new(FailureStore::new(MemoryStore::new()));
         let data = plaintext(len);
-        let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
-        let source = Source::Stream(Box::new(std::io::Cursor::new(data.clone())));
-        let (keyring, progress) = (TestKeyring::new(ARN), Arc::new(NoProgress));
-        let request = upload_request(location(), None);
-        upload(
-            Arc::clone(&dyn_store),
-            &keyring,
-            source,
-            &request,
-            progress,
-            Cancel::never(),
-        )
-        .await
-        .unwrap();
+        put_into(Arc::clone(&store) as _, &data).await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
         // One GET per range (no longer reads joining them).
@@ -166,17 +172,7 @@ async fn the_first_read_serves_the_first_range() {
             ..download_request()
         };
         let before = store.calls(Call::GetRange);
-        download(
-            &StoreObject::new(dyn_store, location()),
-            None,
-            &keyring,
-            &request,
-            &Sink::File(path.clone()),
-            Arc::new(NoProgress),
-            Cancel::never(),
-        )
-        .await
-        .unwrap();
+        get_with(&object(&store), &request, &path).await.unwrap();
         assert!(std::fs::read(&path).unwrap() == data, "{len} in {unit}");
         let made = store.calls(Call::GetRange) - before;
         assert_eq!(made, gets, "GETs for {len} bytes in {unit}-byte ranges");
@@ -199,20 +195,7 @@ async fn streamed_reads_join_ranges_and_resume_a_broken_body() {
             None => store,
         };
         let store = Arc::new(store);
-        let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
-        let source = Source::Stream(Box::new(std::io::Cursor::new(data.clone())));
-        let keyring = TestKeyring::new(ARN);
-        let request = upload_request(location(), None);
-        let progress = Arc::new(NoProgress);
-        let up = upload(
-            Arc::clone(&dyn_store),
-            &keyring,
-            source,
-            &request,
-            progress,
-            Cancel::never(),
-        );
-        up.await.unwrap();
+        put_into(Arc::clone(&store) as _, &data).await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
         let request = DownloadRequest {
@@ -221,17 +204,7 @@ async fn streamed_reads_join_ranges_and_resume_a_broken_body() {
             read_bytes: MIB as u64,
             ..download_request()
         };
-        download(
-            &StoreObject::new(dyn_store, location()),
-            None,
-            &keyring,
-            &request,
-            &Sink::File(path.clone()),
-            Arc::new(NoProgress),
-            Cancel::never(),
-        )
-        .await
-        .unwrap();
+        get_with(&object(&store), &request, &path).await.unwrap();
         assert!(std::fs::read(&path).unwrap() == data, "fault {fault:?}");
         assert_eq!(store.calls(Call::GetRange), gets, "fault {fault:?}");
     }
@@ -244,7 +217,7 @@ struct EndsEarly {
     short: u64,
 }
 
-impl crate::transfer::download::RangeReader for EndsEarly {
+impl RangeReader for EndsEarly {
     async fn read_range(
         &self, range: std::ops::Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>,
     ) -> crate::error::Result<crate::store::RangeMeta> {
@@ -277,9 +250,8 @@ impl crate::transfer::download::RangeReader for EndsEarly {
 async fn a_long_read_that_ends_early_is_an_integrity_failure() {
     let store = Arc::new(MemoryStore::new());
     put(&store, &plaintext(4 * MIB + 5)).await;
-    let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
     let reader = EndsEarly {
-        inner: StoreObject::new(dyn_store, location()),
+        inner: object(&store),
         short: 100,
     };
     let dir = tempfile::tempdir().unwrap();
@@ -289,17 +261,9 @@ async fn a_long_read_that_ends_early_is_an_integrity_failure() {
         read_bytes: MIB as u64,
         ..download_request()
     };
-    let err = download(
-        &reader,
-        None,
-        &TestKeyring::new(ARN),
-        &request,
-        &Sink::File(dir.path().join("out")),
-        Arc::new(NoProgress),
-        Cancel::never(),
-    )
-    .await
-    .unwrap_err();
+    let err = get_with(&reader, &request, &dir.path().join("out"))
+        .await
+        .unwrap_err();
     assert_eq!(err.class(), crate::error::ErrorClass::Integrity, "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
