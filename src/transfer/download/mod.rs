@@ -38,10 +38,9 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
 use self::check::{open_unit, open_unit_into};
-use self::direct::{AlignedPool, DirectFile};
+use self::direct::DirectFile;
 use self::output::{Writer, write_pieces};
 use super::cpu::on_cpu_pool;
-use super::pool::BufferPool;
 use super::{Cancel, Progress};
 use crate::error::{Error, Result};
 use crate::format::{
@@ -194,12 +193,11 @@ fn own_budget(request: &DownloadRequest) -> SharedRanges {
 /// A range fetched ahead, with what it holds of a shared budget.
 type Ahead = (Vec<u8>, Option<OwnedSemaphorePermit>);
 
-/// Fetches `ranges` (ciphertext, pinned to `etag`) at once, into buffers of `pool`. Under a
-/// shared budget only those whose cost is free now: the download holding memory already must
+/// Fetches `ranges` (ciphertext, pinned to `etag`) at once, into buffers of `shared`: only
+/// those whose cost is free in its budget now, since the download holding memory already must
 /// not wait for more before it can write anything.
 async fn prefetch(
-    reader: &impl RangeReader, pool: &BufferPool, ranges: Vec<Range<u64>>, etag: Option<&str>,
-    shared: &SharedRanges,
+    reader: &impl RangeReader, ranges: Vec<Range<u64>>, etag: Option<&str>, shared: &SharedRanges,
 ) -> Result<HashMap<(u64, u64), Ahead>> {
     let held: Vec<_> = ranges
         .into_iter()
@@ -209,7 +207,7 @@ async fn prefetch(
         })
         .collect();
     let fetches = held.into_iter().map(|(range, held)| async move {
-        let mut buf = pool.take_empty();
+        let mut buf = shared.pool.take_empty();
         reader.read_range(range.clone(), etag, &mut buf).await?;
         Ok::<_, Error>(((range.start, range.end), (buf, held)))
     });
@@ -261,7 +259,6 @@ pub async fn download(
         Some(shared) => shared.clone(),
         None => own_budget(request),
     };
-    let (pool, aligned) = (Arc::clone(&shared.pool), Arc::clone(&shared.aligned));
     // The next ranges are fetched while KMS unwraps the data key, so the pipeline does not
     // start from nothing. They are only ciphertext pinned to the first read's ETag: nothing of
     // them is opened before the header verified under that key, and the ranges are the ones
@@ -272,7 +269,7 @@ pub async fn download(
         both = async {
             tokio::join!(
                 keyring.decrypt(&fields.key_id, &fields.wrapped_key, &fields.context),
-                prefetch(reader, &pool, ahead, first.etag(), &shared),
+                prefetch(reader, ahead, first.etag(), &shared),
             )
         } => both,
         _ = cancel.cancelled() => return Err(Error::Interrupted),
@@ -313,11 +310,9 @@ pub async fn download(
         first_len: first_bytes.len() as u64,
         first_bytes: Mutex::new(Some(first_bytes)),
         want: want.clone(),
-        pool,
         prefetched: Mutex::new(prefetched),
         positioned: writer.positioned(),
         direct,
-        aligned,
         shared,
     };
     let concurrency = request.concurrency.max(1);
@@ -343,7 +338,7 @@ pub async fn download(
             let n = opened.plain_bytes;
             verified_chunks += opened.chunks;
             let buf = writer.write_in_order(opened.buf, opened.pieces).await?;
-            fetcher.pool.give(buf);
+            fetcher.shared.pool.give(buf);
             drop(opened.held);
             written += n;
             progress.advance(n);
@@ -378,7 +373,6 @@ struct Fetcher<'a, R> {
     first_bytes: Mutex<Option<Vec<u8>>>,
     first_len: u64,
     want: Range<u64>,
-    pool: Arc<BufferPool>,
     /// The temporary file, when ranges are written where they belong as they verify.
     positioned: Option<Arc<std::fs::File>>,
     /// A resumable download's partial file, where each written range is recorded.
@@ -387,10 +381,9 @@ struct Fetcher<'a, R> {
     prefetched: Mutex<HashMap<(u64, u64), Ahead>>,
     /// The temporary file's direct handle, when ranges are written past the page cache.
     direct: Option<Arc<DirectFile>>,
-    /// Aligned buffers the ranges written directly are opened into, for reuse.
-    aligned: Arc<AlignedPool>,
     /// The budget this download's ranges hold their cost in (shared with other downloads,
-    /// or its own).
+    /// or its own), with the buffers they are received into and the aligned ones they are
+    /// opened into when written directly.
     shared: SharedRanges,
 }
 
@@ -495,7 +488,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
 
     /// The ciphertext `range`, read pinned to the first read's ETag, its length checked.
     async fn fetch(&self, range: Range<u64>) -> Result<Vec<u8>> {
-        let mut buf = self.pool.take_empty();
+        let mut buf = self.shared.pool.take_empty();
         let meta = self
             .reader
             .read_range(range.clone(), self.first.etag(), &mut buf)
@@ -530,7 +523,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
         let (start, end) = (range.start as usize, range.end as usize);
         let mut slot = self.first_bytes.lock().expect("first-read lock");
         if end + (end - start) <= slot.as_ref()?.len() {
-            let mut buf = self.pool.take_empty();
+            let mut buf = self.shared.pool.take_empty();
             buf.extend_from_slice(&slot.as_ref()?[start..end]);
             return Some(buf);
         }
@@ -556,7 +549,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
         let cipher = Arc::clone(&self.cipher);
         // The aligned buffer is taken once a CPU worker runs the open, not while the range waits
         // for one: only the ranges being opened or written hold one.
-        let pool = Arc::clone(&self.aligned);
+        let pool = Arc::clone(&self.shared.aligned);
         let (buf, mut aligned) = on_cpu_pool(move || {
             let mut aligned = pool.take();
             open_unit_into(&cipher, &layout, unit, &buf, aligned.window(len))
@@ -573,7 +566,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
         .await
         .expect("writer task panicked")
         .map_err(|e| Error::io("the temporary download file", e))?;
-        self.aligned.give(aligned);
+        self.shared.aligned.give(aligned);
         Ok(Opened {
             buf,
             pieces: Vec::new(),

@@ -133,7 +133,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
                 };
                 let range = layout.cipher_range_of_chunks(unit.clone());
                 let held = self.shared.hold(range.end - range.start).await;
-                let mut buf = self.pool.take_empty();
+                let mut buf = self.shared.pool.take_empty();
                 body.fill(&mut buf, (range.end - range.start) as usize)
                     .await?;
                 self.check_len(&buf, &range)?;
