@@ -493,17 +493,13 @@ impl<R: RangeReader> Fetcher<'_, R> {
             .reader
             .read_range(range.clone(), self.first.etag(), &mut buf)
             .await?;
-        self.check_len_of(&buf, &range, meta.total)?;
+        self.check_len(&buf, &range, meta.total)?;
         Ok(buf)
     }
 
     /// A range that came back short: the object is not as long as its header says (or the
-    /// server cut it), reported against the first read's length.
-    fn check_len(&self, buf: &[u8], range: &Range<u64>) -> Result<()> {
-        self.check_len_of(buf, range, self.first.total())
-    }
-
-    fn check_len_of(&self, buf: &[u8], range: &Range<u64>, total: u64) -> Result<()> {
+    /// server cut it), reported against the object's length `total` as the server gave it.
+    fn check_len(&self, buf: &[u8], range: &Range<u64>, total: u64) -> Result<()> {
         if buf.len() as u64 == range.end - range.start {
             return Ok(());
         }

@@ -136,7 +136,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
                 let mut buf = self.shared.pool.take_empty();
                 body.fill(&mut buf, (range.end - range.start) as usize)
                     .await?;
-                self.check_len(&buf, &range)?;
+                self.check_len(&buf, &range, self.first.total())?;
                 Ok(Some(((unit, buf, held), (body, units))))
             },
         );
