@@ -301,13 +301,39 @@ pub async fn get_range_retrying(
             .get_range(location, range.clone(), if_match, buf)
             .await
         {
-            Err(e) if e.transient && attempt < RANGE_ATTEMPTS => {
-                tracing::debug!(attempt, error = %e.error, "retrying ranged GET");
-                backoff(attempt).await;
-            }
+            Err(e) if retry(&e, attempt).await => {}
             other => return other,
         }
     }
+}
+
+/// [`ObjectStore::get_range_body`], its request tried again as [`get_range_retrying`] does
+/// (a body that breaks later is the caller's to open again).
+pub async fn get_range_body_retrying(
+    store: &dyn ObjectStore, location: &ObjectLocation, range: Range<u64>, if_match: Option<&str>,
+) -> StoreResult<RangeBody> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match store
+            .get_range_body(location, range.clone(), if_match)
+            .await
+        {
+            Ok((_, body)) => return Ok(body),
+            Err(e) if retry(&e, attempt).await => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether failed attempt `attempt` of a ranged GET is tried again; waits first if so.
+async fn retry(error: &StoreError, attempt: u32) -> bool {
+    if !error.transient || attempt >= RANGE_ATTEMPTS {
+        return false;
+    }
+    tracing::debug!(attempt, error = %error.error, "retrying ranged GET");
+    backoff(attempt).await;
+    true
 }
 
 /// Aborts a multipart upload after a failure; a failed abort is logged (with the upload id,

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::format::FormatError;
 use crate::location::ObjectLocation;
 use crate::store::{
-    ObjectStore, RANGE_ATTEMPTS, RangeBody, RangeMeta, backoff, get_range_retrying,
+    ObjectStore, RangeBody, RangeMeta, StoreError, get_range_body_retrying, get_range_retrying,
 };
 
 /// Something that serves byte ranges of one stored object.
@@ -103,11 +103,9 @@ impl RangeReader for StoreObject {
     async fn read_range(
         &self, range: Range<u64>, if_match: Option<&str>, buf: &mut Vec<u8>,
     ) -> Result<RangeMeta> {
-        match get_range_retrying(&*self.store, &self.location, range, if_match, buf).await {
-            // Only an empty object has no byte 0: it cannot be an s3seal object.
-            Err(e) if e.is_unsatisfiable_range() => Err(FormatError::NotS3seal.into()),
-            other => Ok(other?),
-        }
+        get_range_retrying(&*self.store, &self.location, range, if_match, buf)
+            .await
+            .map_err(empty_is_not_s3seal)
     }
 
     fn location(&self) -> &ObjectLocation {
@@ -115,27 +113,21 @@ impl RangeReader for StoreObject {
     }
 
     async fn open_range(&self, range: Range<u64>, if_match: Option<&str>) -> Result<RangeBody> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self
-                .store
-                .get_range_body(&self.location, range.clone(), if_match)
-                .await
-            {
-                Ok((_, body)) => return Ok(body),
-                Err(e) if e.is_unsatisfiable_range() => return Err(FormatError::NotS3seal.into()),
-                Err(e) if e.transient && attempt < RANGE_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e.error, "retrying ranged GET");
-                    backoff(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        get_range_body_retrying(&*self.store, &self.location, range, if_match)
+            .await
+            .map_err(empty_is_not_s3seal)
     }
 
     fn streams(&self) -> bool {
         true
+    }
+}
+
+/// Only an empty object has no byte 0: it cannot be an s3seal object.
+fn empty_is_not_s3seal(e: StoreError) -> Error {
+    match e.is_unsatisfiable_range() {
+        true => FormatError::NotS3seal.into(),
+        false => e.into(),
     }
 }
 
