@@ -98,8 +98,9 @@ pub struct DownloadRequest {
     /// (a file): consecutive units are then received from one GET ([`window`]). At most
     /// `unit_bytes`: one GET per unit.
     pub read_bytes: u64,
-    /// The budget and buffers this download shares with others (a tree's objects): each range
-    /// then waits for its cost in the budget before its GET ([`SharedRanges`]).
+    /// The budget and buffers this download shares with others (a tree's objects); without
+    /// one it has its own. Each range waits for its cost in the budget before its bytes are
+    /// received ([`SharedRanges`]).
     pub shared: Option<SharedRanges>,
 }
 
@@ -181,8 +182,9 @@ fn units(layout: &Layout, chunks: Range<u64>, unit_bytes: u64) -> Vec<Range<u64>
 }
 
 /// The budget of a download that shares none: its ranges in flight, each with the buffer it
-/// is received into and the one it is opened into ([`SharedRanges`]), at least
-/// [`super::DEFAULT_DOWNLOAD_IN_FLIGHT_BYTES`] of ciphertext.
+/// is received into and the one it is opened into ([`SharedRanges`]); `concurrency` ranges,
+/// or more up to [`super::DEFAULT_DOWNLOAD_IN_FLIGHT_BYTES`] of ciphertext (at most eight
+/// ranges' worth), so GETs of several ranges keep ranges to receive while others are opened.
 fn own_budget(request: &DownloadRequest) -> SharedRanges {
     let unit = request.unit_bytes.max(1);
     let in_flight = (request.concurrency.max(1) as u64 * unit)
