@@ -248,3 +248,58 @@ fn rewrap_a_small_object_and_refuse_what_it_must_not_touch() {
         .code(3)
         .stderr(predicate::str::contains("not an s3seal object"));
 }
+
+#[test]
+fn rewrap_run_again_is_done_only_for_an_intact_object_under_the_new_key() {
+    let plain = data(3 * C + 5, 605);
+    let key = unique_key("rewrap-again");
+    put_file(Target::Moto, &plain, &key, &["--context", "app=x"]);
+    let rewrap_cmd = |extra: &[&str]| {
+        let mut cmd = s3seal(Target::Moto);
+        cmd.args([
+            "rewrap",
+            &s3_uri(&key),
+            "--kms-key-id",
+            "alias/s3seal-other",
+            "--expected-kms-key-id",
+            &env().kms_arn,
+        ])
+        .args(extra);
+        cmd
+    };
+    rewrap_cmd(&[]).assert().success();
+    let store = Store::moto();
+    let rewrapped = store.get_raw(&key);
+
+    // The same command again: the object is verified under the new key and left as it is.
+    rewrap_cmd(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "already under KMS key {} (verified)",
+            env().other_kms_arn
+        )));
+    assert!(
+        store.get_raw(&key) == rewrapped,
+        "a second rewrap rewrote the object"
+    );
+    let out = rewrap_cmd(&["--json"]).assert().success();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
+    assert_eq!(doc["action"], "already-rewrapped");
+    assert_eq!(doc["kms_key_arn"], env().other_kms_arn.as_str());
+
+    // Another context asked for than the object holds: not what this command would leave.
+    rewrap_cmd(&["--context", "app=y"]).assert().code(3);
+    assert!(store.get_raw(&key) == rewrapped);
+
+    // Under the new key but damaged: the header's claim is not enough, the refusal stands.
+    store.tamper(&key, |raw| {
+        let last = raw.len() - 1;
+        raw[last] ^= 0x01
+    });
+    rewrap_cmd(&[])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("expected-kms-key-id"));
+}

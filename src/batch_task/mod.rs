@@ -24,11 +24,10 @@ use crate::error::{Error, Result};
 use crate::format::{ChunkSize, MAGIC};
 use crate::kms::Keyring;
 use crate::location::ObjectLocation;
-use crate::ops::inspect::{Inspected, inspect};
 use crate::ops::migrate::{MigrateRequest, Migration};
 use crate::ops::open::Opened;
 use crate::ops::rewrap::{
-    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
+    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, already_rewrapped, rewrap,
 };
 use crate::ops::seal::{SealAction, SealRequest, seal};
 use crate::ops::verify::{VerifyRequest, verify};
@@ -342,8 +341,10 @@ async fn run_operation<K: Keyring>(
                 // Refused (its key is not pinned): a retried task whose first attempt
                 // finished finds the object under the new key already.
                 Err(e) if e.class() == crate::ErrorClass::Integrity => {
-                    match already_rewrapped(store, location, kms_key_id, env, cancel).await {
-                        Some(done) => Ok(done),
+                    match already_rewrapped(store, env.keyring, &request, cancel).await {
+                        Some(target) => Ok(format!(
+                            "already under KMS key {target} (verified): nothing to rewrap"
+                        )),
                         None => Err(e),
                     }
                 }
@@ -384,49 +385,6 @@ async fn run_operation<K: Keyring>(
             run_seal(store, env.keyring, location, kms_key_id, args, pins, cancel).await
         }
     }
-}
-
-/// `Some` when the object is an s3seal object under `kms_key_id` that verifies as such:
-/// everything a rewrap to that key would have left. The header's claim alone is not trusted
-/// (anyone who can write to the bucket can name a key): the whole object is verified, pinned
-/// to that key. `None` otherwise, whatever the reason.
-async fn already_rewrapped<K: Keyring>(
-    store: Arc<dyn ObjectStore>, location: &ObjectLocation, kms_key_id: &str, env: &TaskEnv<'_, K>,
-    cancel: Cancel,
-) -> Option<String> {
-    let reader = StoreObject::new(Arc::clone(&store), location.clone());
-    let Ok(Inspected::S3seal(inspection)) = inspect(&reader, None).await else {
-        return None;
-    };
-    let target = if crate::pins::is_key_arn(kms_key_id) {
-        kms_key_id.to_string()
-    } else {
-        env.keyring.describe_key(kms_key_id).await.ok()?
-    };
-    if inspection.header?.kms_key_id != target {
-        return None;
-    }
-    let request = VerifyRequest {
-        expected_context: Vec::new(),
-        allow_relocated: false,
-        concurrency: default_download_concurrency(),
-        unit_bytes: DEFAULT_RANGE_BYTES,
-        pins: KeyPins::from_arns(vec![target.clone()]),
-        allow_s3ec: false,
-    };
-    verify(
-        &reader,
-        None,
-        env.keyring,
-        &request,
-        Arc::new(NoProgress),
-        cancel,
-    )
-    .await
-    .ok()?;
-    Some(format!(
-        "already under KMS key {target} (verified): nothing to rewrap"
-    ))
 }
 
 /// Whether the object already starts with the s3seal magic (one small ranged GET).

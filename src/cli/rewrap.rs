@@ -11,7 +11,8 @@ use s3seal::batch::{ObjectRef, require_current};
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::rewrap::{
-    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, rewrap,
+    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapOutcome, RewrapRequest,
+    already_rewrapped, rewrap,
 };
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::terminal::escape_for_terminal;
@@ -94,11 +95,17 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
             };
             async move {
                 require_current(&*store, &object).await?;
-                let outcome = rewrap(store, keyring, &request, cancel).await?;
-                let mut done = Done::new("rewrapped", Some(outcome.new_kms_key_id));
-                done.extra
-                    .insert("old_kms_key_arn".into(), outcome.old_kms_key_id.into());
-                Ok(done)
+                Ok(
+                    match rewrap_or_done(store, keyring, &request, cancel).await? {
+                        Rewrapped::Now(outcome) => {
+                            let mut done = Done::new("rewrapped", Some(outcome.new_kms_key_id));
+                            done.extra
+                                .insert("old_kms_key_arn".into(), outcome.old_kms_key_id.into());
+                            done
+                        }
+                        Rewrapped::Before(arn) => Done::new("already-rewrapped", Some(arn)),
+                    },
+                )
             }
         };
         return run_batch(
@@ -117,13 +124,36 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         ..template
     };
     let started = std::time::Instant::now();
-    let outcome = rewrap(store, &keyring, &request, cancel).await?;
+    let outcome = match rewrap_or_done(store, &keyring, &request, cancel).await? {
+        Rewrapped::Now(outcome) => outcome,
+        Rewrapped::Before(arn) => {
+            if args.output.json {
+                json::emit(
+                    "rewrap",
+                    started,
+                    serde_json::json!({
+                        "object": request.location.to_string(),
+                        "action": "already-rewrapped",
+                        "kms_key_arn": arn,
+                    }),
+                );
+            }
+            if !args.output.quiet {
+                eprintln!(
+                    "{} is already under KMS key {arn} (verified): nothing to rewrap",
+                    request.location
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     if args.output.json {
         json::emit(
             "rewrap",
             started,
             serde_json::json!({
                 "object": request.location.to_string(),
+                "action": "rewrapped",
                 "old_kms_key_arn": outcome.old_kms_key_id,
                 "kms_key_arn": outcome.new_kms_key_id,
                 "old_header_bytes": outcome.old_header_len,
@@ -154,4 +184,28 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a rewrap did: now, or an earlier run (the object is already under the new key).
+enum Rewrapped {
+    Now(RewrapOutcome),
+    Before(String),
+}
+
+/// Rewraps, and when the object is refused because its key is not pinned, checks whether an
+/// earlier run already rewrapped it (then verified whole under the new key): running the same
+/// command again succeeds instead of reporting an integrity failure.
+async fn rewrap_or_done(
+    store: Arc<dyn ObjectStore>, keyring: &KmsKeyring, request: &RewrapRequest, cancel: Cancel,
+) -> Result<Rewrapped> {
+    match rewrap(Arc::clone(&store), keyring, request, cancel.clone()).await {
+        Ok(outcome) => Ok(Rewrapped::Now(outcome)),
+        Err(e) if e.class() == s3seal::ErrorClass::Integrity => {
+            match already_rewrapped(store, keyring, request, cancel).await {
+                Some(arn) => Ok(Rewrapped::Before(arn)),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }

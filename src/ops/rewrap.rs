@@ -25,13 +25,15 @@ use crate::kms::Keyring;
 use crate::location::ObjectLocation;
 use crate::pins::KeyPins;
 use crate::store::{CopySource, ObjectStore, WriteOptions, or_abort};
-use crate::transfer::Cancel;
 use crate::transfer::download::{
-    DownloadRequest, FirstRange, RangeReader, StoreObject, check_binding, read_exact,
+    DEFAULT_RANGE_BYTES, DownloadRequest, FirstRange, RangeReader, StoreObject, check_binding,
+    read_exact,
 };
 use crate::transfer::plan::{MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES};
+use crate::transfer::{Cancel, NoProgress, default_download_concurrency};
 
 use super::inspect::INSPECT_BYTES;
+use super::verify::{VerifyRequest, verify};
 
 /// Server-side copies in flight by default: they move no bytes through this client, so the
 /// number is bounded by S3's request rate, not by memory.
@@ -261,6 +263,65 @@ pub async fn rewrap(
     .await?;
     check_written(&reader, &new_header, new_total).await?;
     Ok(outcome(part_count, copied))
+}
+
+/// The new key's ARN when the object is already what rewrapping it would leave: an s3seal
+/// object under `request.new_kms_key_id`, with the requested user context (when one was
+/// given), that verifies whole, pinned to that key. So a rewrap run again (a retried batch
+/// worker, a re-run command) reports the object as done instead of refusing it as planted.
+/// The header's claim alone is not trusted (anyone who can write to the bucket can name a
+/// key). `None` otherwise, whatever the reason.
+pub async fn already_rewrapped(
+    store: Arc<dyn ObjectStore>, keyring: &impl Keyring, request: &RewrapRequest, cancel: Cancel,
+) -> Option<String> {
+    let reader = StoreObject::new(store, request.location.clone());
+    let first = FirstRange::read(&reader, INSPECT_BYTES).await.ok()?;
+    let parsed = ParsedHeader::parse(&first.bytes).ok()?;
+    let target = if crate::pins::is_key_arn(&request.new_kms_key_id) {
+        request.new_kms_key_id.clone()
+    } else {
+        keyring.describe_key(&request.new_kms_key_id).await.ok()?
+    };
+    if parsed.fields.key_id != target {
+        return None;
+    }
+    let expected_context = match &request.new_context {
+        Some(wanted) => {
+            let mut wanted = wanted.clone();
+            wanted.sort();
+            let mut found: Vec<(String, String)> = parsed
+                .fields
+                .context
+                .user_pairs()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            found.sort();
+            if found != wanted {
+                return None;
+            }
+            wanted
+        }
+        None => Vec::new(),
+    };
+    let verify_request = VerifyRequest {
+        expected_context,
+        allow_relocated: false,
+        concurrency: default_download_concurrency(),
+        unit_bytes: DEFAULT_RANGE_BYTES,
+        pins: KeyPins::from_arns(vec![target.clone()]),
+        allow_s3ec: false,
+    };
+    verify(
+        &reader,
+        None,
+        keyring,
+        &verify_request,
+        Arc::new(NoProgress),
+        cancel,
+    )
+    .await
+    .ok()?;
+    Some(target)
 }
 
 /// Reads the new object's header back: it must be exactly the header sealed, at the length
