@@ -485,3 +485,17 @@ fn profiles_from_the_shared_config_files_work() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn get_into_an_existing_directory_takes_the_key_name() {
+    let plain = data(70_000, 611);
+    let key = format!("{}/report.bin", unique_key("into-dir"));
+    put_file(Target::S3s, &plain, &key, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    s3seal(Target::S3s)
+        .args(["get", &s3_uri(&key), dir.path().to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(std::fs::read(dir.path().join("report.bin")).unwrap() == plain);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

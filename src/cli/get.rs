@@ -17,8 +17,8 @@ use s3seal::presign::UrlObject;
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::terminal::escape_for_terminal;
 use s3seal::transfer::download::{
-    DEFAULT_RANGE_BYTES, DownloadRequest, SHARED_RANGE_BYTES, STREAMED_READ_BYTES, Sink,
-    StoreObject,
+    DEFAULT_RANGE_BYTES, DownloadRequest, RangeReader, SHARED_RANGE_BYTES, STREAMED_READ_BYTES,
+    Sink, StoreObject, resolve_destination,
 };
 use s3seal::transfer::{Cancel, default_download_concurrency};
 use s3seal::{Error, Result};
@@ -261,6 +261,20 @@ async fn run_one(global: &GlobalArgs, args: GetArgs, cancel: Cancel) -> Result<(
     };
     // With --buffer-to-temp, stdout receives nothing until the whole object verified (an
     // s3seal object's every chunk, an S3EC object's single tag); a file is that way anyway.
+    // Into an existing directory: the key's last segment, decided here once (the library
+    // writes exactly the path it is given).
+    let dst = if dst == "-" {
+        dst
+    } else {
+        let key = match (&url_reader, &src) {
+            (Some(reader), _) => reader.location().key.clone(),
+            (None, Some(location)) => location.key.clone(),
+            (None, None) => unreachable!("a source is a URL or an s3:// location"),
+        };
+        resolve_destination(std::path::Path::new(&dst), &key)?
+            .to_string_lossy()
+            .into_owned()
+    };
     let sink = if dst == "-" && args.buffer_to_temp {
         Sink::BufferedStdout
     } else if dst == "-" {

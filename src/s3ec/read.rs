@@ -20,9 +20,7 @@ use super::metadata::{Content, Envelope, MetadataLocation, S3ecFormat};
 use crate::error::{Error, Result};
 use crate::kms::Keyring;
 use crate::pins::KeyPins;
-use crate::transfer::download::{
-    FirstRange, RangeReader, Sink, TempFile, read_exact, resolve_destination,
-};
+use crate::transfer::download::{FirstRange, RangeReader, Sink, TempFile, read_exact};
 use crate::transfer::{Cancel, Progress, on_cpu_pool};
 
 /// How to read an S3EC object.
@@ -274,8 +272,7 @@ pub async fn open_envelope(
     }
     match sink {
         Sink::File(path) | Sink::ResumableFile(path) => {
-            let dest = resolve_destination(path, &reader.location().key)?;
-            let tmp = TempFile::beside(&dest)?;
+            let tmp = TempFile::beside(path)?;
             let (written, arn) = decrypt_to_file(
                 keyring, reader, first, envelope, request, &tmp, &progress, cancel,
             )

@@ -300,3 +300,27 @@ fn tags_are_percent_encoded_for_the_tagging_header() {
     );
     assert_eq!(super::ObjectSettings::default().tagging(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sink_is_exactly_its_path_never_a_file_inside_a_directory_there() {
+    // A tree's objects `x` and `x/y` race for `x`: when `x` is a directory by the time the
+    // object `x` is written, its download fails instead of writing `x/object`.
+    let store = Arc::new(MemoryStore::new());
+    put(store.clone(), &plaintext(3 * MIB), Cancel::never())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let err = get(store, dir.path()).await.unwrap_err();
+    assert_eq!(err.class(), crate::ErrorClass::Runtime, "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+        0,
+        "nothing was written inside the directory"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}

@@ -65,8 +65,9 @@ impl FingerprintKey {
     /// has none and `create_with` names a KMS key, created and stored (one KMS call).
     /// `Ok(None)`: the bucket has no key and none may be created (a download: then no object
     /// carries a fingerprint either).
-    /// With `pins` (a download's `--expected-kms-key-id`), a key wrapped under any other KMS
-    /// key is refused before any KMS call, as an object would be.
+    /// With `pins` (a download's `--expected-kms-key-id`; for an upload, its own KMS key too),
+    /// a key wrapped under any other KMS key is refused before any KMS call, as an object would
+    /// be.
     pub async fn load(
         store: &dyn ObjectStore, keyring: &impl Keyring, bucket: &str, create_with: Option<&str>,
         sse_kms_key_id: Option<&str>, pins: &KeyPins,
@@ -92,7 +93,16 @@ impl FingerprintKey {
                 let wrapped = base64::engine::general_purpose::STANDARD
                     .decode(&stored.wrapped)
                     .map_err(|e| Error::integrity(format!("{location}: {e}"), None))?;
-                pins.check(&stored.kms_key_arn)?;
+                if pins.check(&stored.kms_key_arn).is_err() {
+                    return Err(Error::integrity(
+                        format!(
+                            "{location} holds a fingerprint key wrapped under KMS key {}, not under {}: anyone who may write to the bucket could have planted it, and fingerprints under a key they know would let them confirm guessed contents",
+                            stored.kms_key_arn,
+                            pins.arns().join(", ")
+                        ),
+                        Some("if it was made under another of your keys (before a key rotation), delete it: the next `sync --checksum` upload creates one under --kms-key-id, and every file is compared by content once more".into()),
+                    ));
+                }
                 let unwrapped = keyring.decrypt(&stored.kms_key_arn, &wrapped, &ctx).await?;
                 pins.check_reported(unwrapped.key_arn.as_deref())?;
                 Ok(Some(FingerprintKey(Zeroizing::new(

@@ -401,8 +401,7 @@ impl<K: Keyring> Jobs<'_, K> {
             )));
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io(parent.display().to_string(), e))?;
+            make_dirs_below(self.root, parent)?;
         }
         let mut request = self.request.download.clone();
         // A small object's first read asks for no more than it holds: the read buffer is
@@ -452,4 +451,43 @@ impl<K: Keyring> Jobs<'_, K> {
         r.kms_key_arn = Some(outcome.kms_key_arn);
         Ok(())
     }
+}
+
+/// Makes the directories from the destination `root` down to `dir`, refusing any that is a
+/// symbolic link (one already in the destination, say): a tree's files are written under the
+/// destination, never through a link to somewhere else, and no directory is made there either.
+/// `root` itself may be a link the user chose.
+fn make_dirs_below(root: &Path, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(root).map_err(|e| Error::io(root.display().to_string(), e))?;
+    let below = dir.strip_prefix(root).map_err(|_| {
+        Error::runtime(format!("{} is not under {}", dir.display(), root.display()))
+    })?;
+    let mut at = root.to_path_buf();
+    for part in below.components() {
+        at.push(part);
+        let io = |e| Error::io(at.display().to_string(), e);
+        match std::fs::create_dir(&at) {
+            Ok(()) => continue,
+            // Made by another object of the run meanwhile, or there before: look at it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        let kind = std::fs::symlink_metadata(&at).map_err(io)?.file_type();
+        if kind.is_symlink() {
+            return Err(Error::usage_hint(
+                format!(
+                    "{} is a symbolic link; the object is not written through it",
+                    at.display()
+                ),
+                "remove the link, or download into another directory",
+            ));
+        }
+        if !kind.is_dir() {
+            return Err(Error::usage(format!(
+                "{} is a file, where the object's key needs a directory",
+                at.display()
+            )));
+        }
+    }
+    Ok(())
 }

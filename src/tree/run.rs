@@ -25,6 +25,7 @@ use super::listing::Listing;
 use super::walk::walk;
 use crate::error::{Error, ErrorClass, Result};
 use crate::kms::Keyring;
+use crate::pins::KeyPins;
 use crate::store::ObjectStore;
 use crate::transfer::budget::MemoryBudget;
 use crate::transfer::download::{DownloadRequest, SharedRanges};
@@ -216,8 +217,22 @@ pub async fn run_tree<K: Keyring>(
             .upload
             .as_ref()
             .and_then(|u| u.sse_kms_key_id.as_deref());
-        let pins = &request.download.pins;
-        FingerprintKey::load(&*store, keyring, bucket, create_with, sse, pins).await?
+        // An upload trusts only a key wrapped under its own KMS key (or a pinned one): a key
+        // planted under a KMS key someone else chose would have this run publish fingerprints
+        // they can test guesses against.
+        let pins = match create_with {
+            Some(id) => {
+                let mut arns = request.download.pins.arns().to_vec();
+                for arn in KeyPins::resolve(keyring, &[id.to_string()]).await?.arns() {
+                    if !arns.contains(arn) {
+                        arns.push(arn.clone());
+                    }
+                }
+                KeyPins::from_arns(arns)
+            }
+            None => request.download.pins.clone(),
+        };
+        FingerprintKey::load(&*store, keyring, bucket, create_with, sse, &pins).await?
     } else {
         None
     };

@@ -108,8 +108,11 @@ impl Stamp {
         #[cfg(unix)]
         if let Some(mode) = self.mode {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
-                .map_err(io)?;
+            // Masked with the umask, as a new file's mode is: the stamp is metadata anyone
+            // who may write the bucket can change, so it never grants more than a file made
+            // here would get (no world-writable file from a rewritten stamp).
+            let mode = mode & 0o777 & !umask();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
         }
         Ok(())
     }
@@ -121,6 +124,25 @@ impl Stamp {
             && self.mtime_ns.is_some()
             && self.mtime_ns == other.mtime_ns
     }
+}
+
+/// The process's umask, read without changing it (`umask(2)` can only be read by setting it,
+/// which would race with other threads creating files): `Umask:` of `/proc/self/status`
+/// (Linux), or the common 022 where that is not available.
+#[cfg(unix)]
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status.lines().find_map(|line| {
+                    let value = line.strip_prefix("Umask:")?.trim();
+                    u32::from_str_radix(value, 8).ok()
+                })
+            })
+            .unwrap_or(0o022)
+    })
 }
 
 #[cfg(test)]
@@ -162,5 +184,35 @@ mod tests {
         assert!(got.same_size_and_time(&want));
         #[cfg(unix)]
         assert_eq!(got.mode, Some(0o600));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_stamp_never_grants_more_than_the_umask_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let planted = Stamp {
+            mode: Some(0o7777),
+            ..Stamp::default()
+        };
+        planted.apply(&path).unwrap();
+        let got = Stamp::read(&path).unwrap().mode.unwrap();
+        assert_eq!(
+            got,
+            0o777 & !umask(),
+            "setuid/setgid/sticky never, umask always"
+        );
+        assert_eq!(got & 0o7000, 0);
+        // The test runs under some umask; whatever it is, the bits it masks stay clear.
+        assert_eq!(got & umask(), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_umask_is_read_from_the_process_status() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        assert_eq!(format!("Umask:\t{:04o}", umask()), line);
     }
 }

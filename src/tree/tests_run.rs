@@ -262,3 +262,158 @@ async fn many_large_objects_in_flight_cannot_starve_each_other_of_budget() {
         assert_eq!(got, vec![i; (3 << 20) + 1000], "f{i:02}");
     }
 }
+
+/// A bucket where `p/x` is an object and also a prefix (`p/x/x`, `p/x/y`), which no
+/// directory can hold: uploaded from two local trees.
+async fn file_and_prefix(store: &Arc<dyn ObjectStore>, keyring: &TestKeyring, dir: &Path) {
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(b.join("x")).unwrap();
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::write(a.join("x"), b"object x").unwrap();
+    std::fs::write(b.join("x/x"), b"object x/x").unwrap();
+    std::fs::write(b.join("x/y"), b"object x/y").unwrap();
+    for root in [&a, &b] {
+        let (summary, _) = go(
+            Arc::clone(store),
+            keyring,
+            &request(up(root), TreeMode::Copy { skip_done: false }),
+        )
+        .await;
+        assert_eq!(summary.failed, 0);
+    }
+}
+
+fn down_to(root: &Path) -> Direction {
+    Direction::Down {
+        bucket: "b".into(),
+        prefix: "p/".into(),
+        root: root.to_path_buf(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_is_also_a_prefix_fails_and_never_lands_at_another_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let keyring = TestKeyring::new(ARN);
+    file_and_prefix(&store, &keyring, dir.path()).await;
+    // The objects race for `x`: whichever order they take, each file written holds its own
+    // object, and what cannot be written is a failure, not a success.
+    for round in 0..6 {
+        let dst = dir.path().join(format!("dst{round}"));
+        let (summary, reports) = go(
+            Arc::clone(&store),
+            &keyring,
+            &request(down_to(&dst), TreeMode::Copy { skip_done: false }),
+        )
+        .await;
+        assert_eq!(reports.len(), 3);
+        assert!(summary.failed >= 1, "x and x/... cannot both be written");
+        assert_eq!(summary.downloaded + summary.failed, 3);
+        for r in reports
+            .iter()
+            .filter(|r| r.action == super::run::Action::Downloaded)
+        {
+            let rel = r
+                .source
+                .strip_prefix("s3://b/p/")
+                .expect("a source under p/");
+            let got = std::fs::read(dst.join(rel)).expect("a downloaded object has its file");
+            assert_eq!(got, format!("object {rel}").into_bytes(), "{rel}");
+        }
+        if dst.join("x").is_dir() {
+            assert!(
+                !dst.join("x/x").exists()
+                    || std::fs::read(dst.join("x/x")).unwrap() == b"object x/x"
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlinked_directory_in_the_destination_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, outside) = (
+        dir.path().join("src"),
+        dir.path().join("dst"),
+        dir.path().join("outside"),
+    );
+    std::fs::create_dir_all(src.join("linkdir/sub")).unwrap();
+    std::fs::write(src.join("linkdir/evil"), b"e").unwrap();
+    std::fs::write(src.join("linkdir/sub/deeper"), b"d").unwrap();
+    std::fs::write(src.join("fine"), b"f").unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let keyring = TestKeyring::new(ARN);
+    go(
+        Arc::clone(&store),
+        &keyring,
+        &request(up(&src), TreeMode::Copy { skip_done: false }),
+    )
+    .await;
+
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dst.join("linkdir")).unwrap();
+    for mode in [
+        TreeMode::Copy { skip_done: false },
+        TreeMode::Sync {
+            delete: false,
+            checksum: false,
+        },
+    ] {
+        let (summary, _) = go(Arc::clone(&store), &keyring, &request(down_to(&dst), mode)).await;
+        assert_eq!(summary.failed, 2, "both objects under the link fail");
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing written or made through the link"
+        );
+        assert_eq!(std::fs::read(dst.join("fine")).unwrap(), b"f");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_refuses_a_fingerprint_key_planted_under_another_kms_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("salary"), b"123456").unwrap();
+    let memory = Arc::new(MemoryStore::default());
+    let store: Arc<dyn ObjectStore> = memory.clone();
+    // Someone who may write the bucket stores a fingerprint key under a KMS key of theirs.
+    let planter = TestKeyring::new("arn:aws:kms:us-east-1:999999999999:key/theirs");
+    let pins = crate::pins::KeyPins::unpinned();
+    super::fingerprint::FingerprintKey::load(&*store, &planter, "b", Some("x"), None, &pins)
+        .await
+        .unwrap();
+    let keyring = TestKeyring::new(ARN);
+    let checksum = TreeMode::Sync {
+        delete: false,
+        checksum: true,
+    };
+    let err = run_tree(
+        Arc::clone(&store),
+        &keyring,
+        &request(up(dir.path()), checksum),
+        Arc::new(NoProgress),
+        Cancel::never(),
+        |_| {},
+    )
+    .await
+    .expect_err("a planted fingerprint key stops the run");
+    assert_eq!(err.class(), crate::ErrorClass::Integrity, "{err}");
+    assert!(err.to_string().contains("could have planted it"), "{err}");
+    assert_eq!(keyring.decrypts(), 0, "refused before any KMS call");
+    let salary = ObjectLocation {
+        bucket: "b".into(),
+        key: "p/salary".into(),
+    };
+    assert!(memory.object(&salary).is_none(), "nothing was uploaded");
+
+    // Under the run's own key, the same kind of object is used.
+    let own: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    super::fingerprint::FingerprintKey::load(&*own, &keyring, "b", Some(ARN), None, &pins)
+        .await
+        .unwrap();
+    let (summary, _) = go(own, &keyring, &request(up(dir.path()), checksum)).await;
+    assert_eq!((summary.uploaded, summary.failed), (1, 0));
+}

@@ -297,7 +297,7 @@ pub async fn download(
             progress.advance((want.end - want.start).saturating_sub(left_bytes));
             (writer, left, record)
         }
-        _ => (Writer::open(sink, &reader.location().key)?, units, None),
+        _ => (Writer::open(sink)?, units, None),
     };
     // Direct writes need chunk-aligned file offsets: the wanted bytes start at a chunk.
     let direct = (want.start == 0).then(|| writer.direct(want.end)).flatten();
@@ -404,7 +404,7 @@ fn resumable_writer(
     units: Units,
 ) -> Result<(Writer, Units, Option<Arc<PartialDownload>>)> {
     let location = reader.location();
-    let dest = resolve_destination(path, &location.key)?;
+    let dest = path.to_path_buf();
     let meta = PartialMeta {
         version: 1,
         bucket: location.bucket.clone(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::TempFile;
 use super::direct::DirectFile;
-use super::sink::{Sink, raw_stdout, resolve_destination, start_writeback, write_at};
+use super::sink::{Sink, raw_stdout, start_writeback, write_at};
 use crate::error::{Error, Result};
 use crate::transfer::resume::download::PartialDownload;
 
@@ -35,11 +35,10 @@ pub(crate) enum Writer {
 }
 
 impl Writer {
-    pub fn open(sink: &Sink, key: &str) -> Result<Writer> {
+    pub fn open(sink: &Sink) -> Result<Writer> {
         Ok(match sink {
             Sink::File(path) | Sink::ResumableFile(path) => {
-                let dest = resolve_destination(path, key)?;
-                let tmp = TempFile::beside(&dest)?;
+                let tmp = TempFile::beside(path)?;
                 let file = Arc::new(tmp.handle()?);
                 Writer::File { tmp, file }
             }

@@ -11,8 +11,10 @@ use crate::error::{Error, Result};
 /// Where plaintext goes.
 #[derive(Debug, Clone)]
 pub enum Sink {
-    /// A file, written through a temporary file and renamed when complete. An existing
-    /// directory receives a file named after the key's last segment.
+    /// A file, written through a temporary file and renamed when complete. Exactly this
+    /// path: a directory there (made by another download meanwhile, say) fails the rename
+    /// rather than receiving the file. `get` into a directory resolves the file name first
+    /// ([`resolve_destination`]).
     File(PathBuf),
     /// A file, resumable (`get --resumable`): verified chunks are kept beside it with a
     /// sidecar when interrupted, and the next download there fetches only what is missing
