@@ -101,6 +101,15 @@ impl MemoryStore {
         );
     }
 
+    /// Gives the stored object `etag` (for test set-up: a server that reports one ETag for
+    /// two different objects).
+    pub fn set_etag(&self, location: &ObjectLocation, etag: &str) {
+        let mut state = self.state.lock().expect("store lock");
+        if let Some(object) = state.objects.get_mut(&key(location)) {
+            object.etag = etag.to_string();
+        }
+    }
+
     /// Number of multipart uploads still open.
     pub fn open_uploads(&self) -> usize {
         self.state.lock().expect("store lock").uploads.len()

@@ -48,7 +48,9 @@ use crate::format::{
 };
 use crate::kms::Keyring;
 use crate::pins::KeyPins;
-use crate::transfer::resume::download::{PartialDownload, PartialMeta, covered};
+use crate::transfer::resume::download::{
+    PARTIAL_META_VERSION, PartialDownload, PartialMeta, covered,
+};
 
 pub use check::check_binding;
 pub use reader::{FirstRange, LocalFile, RangeReader, StoreObject, read_exact};
@@ -280,6 +282,12 @@ pub async fn download(
     let prefetched = prefetched?;
     request.pins.check_reported(unwrapped.key_arn.as_deref())?;
     let kms_key_arn = unwrapped.key_arn.unwrap_or_else(|| fields.key_id.clone());
+    // What tells this object apart from any other behind the same ETag (a resumable
+    // download's sidecar): authenticated by the verification below.
+    let identity = (
+        hex::encode(fields.message_id.0),
+        hex::encode(parsed.commitment),
+    );
     let verified = parsed.verify(&unwrapped.key)?;
     drop(unwrapped.key);
     let layout = verified.layout();
@@ -291,7 +299,8 @@ pub async fn download(
     let units = units(&layout, chunks, request.unit_bytes);
     let (mut writer, units, record) = match sink {
         Sink::ResumableFile(path) => {
-            let (writer, left, record) = resumable_writer(path, reader, &first, &layout, units)?;
+            let (writer, left, record) =
+                resumable_writer(path, reader, &first, identity, &layout, units)?;
             // What an earlier run verified counts as done.
             let left_bytes: u64 = left.iter().map(|u| plain_bytes(&layout, u)).sum();
             progress.advance((want.end - want.start).saturating_sub(left_bytes));
@@ -347,9 +356,22 @@ pub async fn download(
         }
         Ok::<_, Error>((written, verified_chunks))
     };
-    let (written, verified_chunks) = tokio::select! {
-        result = run => result?,
+    let result = tokio::select! {
+        result = run => result,
         _ = cancel.cancelled() => return Err(Error::Interrupted),
+    };
+    let (written, verified_chunks) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            // Interrupted or failing for a reason that may pass, a resumable download keeps
+            // what verified; not after an integrity failure.
+            if e.class() == crate::error::ErrorClass::Integrity
+                && let Some(partial) = &fetcher.record
+            {
+                partial.discard();
+            }
+            return Err(e);
+        }
     };
     drop(fetcher);
     let destination = writer.commit().await?;
@@ -400,13 +422,15 @@ fn plain_bytes(layout: &Layout, chunks: &Range<u64>) -> u64 {
 /// The writer of a resumable download, the units still missing, and where to record them.
 /// Without an ETag to pin to, nothing can be resumed: everything is fetched.
 fn resumable_writer(
-    path: &std::path::Path, reader: &impl RangeReader, first: &FirstRange, layout: &Layout,
-    units: Units,
+    path: &std::path::Path, reader: &impl RangeReader, first: &FirstRange,
+    (message_id, commitment): (String, String), layout: &Layout, units: Units,
 ) -> Result<(Writer, Units, Option<Arc<PartialDownload>>)> {
     let location = reader.location();
     let dest = path.to_path_buf();
     let meta = PartialMeta {
-        version: 1,
+        version: PARTIAL_META_VERSION,
+        message_id,
+        commitment,
         bucket: location.bucket.clone(),
         key: location.key.clone(),
         etag: first.etag().unwrap_or_default().to_string(),

@@ -1,11 +1,14 @@
 //! A resumable download to a file (`get --resumable`): verified chunks go to a private file
 //! beside the destination, `.NAME.s3seal-partial` (0600), and a sidecar
-//! `.NAME.s3seal-partial.json` records the object they came from (bucket, key, ETag, lengths)
-//! and, one fsync'd line per range, which chunk ranges are verified and on disk. The next `get`
-//! of the same object to the same place fetches only the ranges not recorded, pinned with
-//! `If-Match` to the recorded ETag; an object with another ETag (overwritten) starts over. When
-//! everything verified, the file is fsynced and renamed over the destination and the sidecar
-//! removed. Interrupted, both stay (holding only verified plaintext).
+//! `.NAME.s3seal-partial.json` records the object they came from (bucket, key, ETag, lengths,
+//! and the authenticated header's message id and key commitment) and, one fsync'd line per
+//! range, which chunk ranges are verified and on disk. The next `get` of the same object to the
+//! same place fetches only the ranges not recorded, pinned with `If-Match` to the recorded
+//! ETag; any difference starts over: another ETag (overwritten), or another object behind the
+//! same ETag (a server's ETag is not trusted to tell objects apart; the message id and the
+//! commitment, verified under the data key, are). When everything verified, the file is
+//! fsynced and renamed over the destination and the sidecar removed. Interrupted, both stay
+//! (holding only verified plaintext); after an integrity failure both are removed.
 
 use std::io::Write;
 use std::ops::Range;
@@ -27,7 +30,14 @@ pub(crate) struct PartialMeta {
     pub ciphertext_len: u64,
     pub plaintext_len: u64,
     pub chunk_size: u64,
+    /// The verified header's message id and key commitment, hex: unique to one object's data
+    /// key and message, whatever ETag a server reports.
+    pub message_id: String,
+    pub commitment: String,
 }
+
+/// The sidecar format written now (older sidecars never match: those downloads start over).
+pub(crate) const PARTIAL_META_VERSION: u32 = 2;
 
 /// The partial file and its sidecar.
 pub(crate) struct PartialDownload {
@@ -124,6 +134,14 @@ impl PartialDownload {
         sidecar.sync_data()
     }
 
+    /// An integrity failure: the partial file and its sidecar go (what they hold is verified
+    /// plaintext of an object that can no longer be trusted to finish, and a later run must
+    /// not build on it).
+    pub fn discard(&self) {
+        let _ = std::fs::remove_file(&self.data_path);
+        let _ = std::fs::remove_file(&self.sidecar_path);
+    }
+
     /// Everything verified: the file takes the destination's name, the sidecar goes.
     pub async fn commit(self) -> Result<PathBuf> {
         let PartialDownload {
@@ -156,13 +174,15 @@ mod tests {
 
     fn meta(etag: &str) -> PartialMeta {
         PartialMeta {
-            version: 1,
+            version: PARTIAL_META_VERSION,
             bucket: "b".into(),
             key: "k".into(),
             etag: etag.into(),
             ciphertext_len: 10,
             plaintext_len: 5,
             chunk_size: 65536,
+            message_id: "11".repeat(32),
+            commitment: "22".repeat(32),
         }
     }
 

@@ -15,4 +15,6 @@ pub use journal::{Journal, JournalDir, state_dir};
 pub use upload::{ResumableOutcome, upload_resumable};
 
 #[cfg(test)]
+mod download_tests;
+#[cfg(test)]
 mod tests;
