@@ -226,3 +226,28 @@ fn the_url_binding_is_checked_against_the_addressed_key() {
     assert.success();
     assert_eq!(std::fs::read(dst).unwrap(), plain);
 }
+
+#[test]
+fn presign_never_prints_control_characters_from_the_key() {
+    // Presigning needs no object: a key carrying a terminal escape (a title change and a
+    // carriage return that would hide the line) is printed escaped.
+    let key = format!(
+        "{}/name\x1b]0;PWNED\x07\x1b[31mFAKE\r",
+        unique_key("url-ctl")
+    );
+    let out = s3seal(Target::S3s)
+        .args(["presign", &s3_uri(&key)])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("presigned GET for"), "{stderr}");
+    assert!(
+        !stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters on the terminal: {stderr:?}"
+    );
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        !stdout.trim_end().chars().any(char::is_control),
+        "{stdout:?}"
+    );
+}

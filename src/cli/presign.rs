@@ -5,6 +5,7 @@ use clap::Args;
 use s3seal::location::ObjectLocation;
 use s3seal::presign::{Presigned, parse_expiry, presign_get, presign_put};
 use s3seal::store::SdkStore;
+use s3seal::terminal::escape_for_terminal;
 use s3seal::{Error, Result};
 
 use super::GlobalArgs;
@@ -57,17 +58,18 @@ fn print(p: &Presigned, json: bool) {
         return;
     }
     println!("{}", p.url);
+    // The key is whatever the caller typed (or a script passed on): escaped for the terminal.
     eprintln!(
         "presigned {} for {} until {} ({} s)",
         p.method,
-        p.location,
+        escape_for_terminal(&p.location.to_string()),
         rfc3339(p.expires_at),
         p.expires_in.as_secs()
     );
     if p.method == "PUT" {
         eprintln!("an uploader must send these headers with the PUT (s3seal put does):");
         for (k, v) in &p.headers {
-            eprintln!("  {k}: {v}");
+            eprintln!("  {k}: {}", escape_for_terminal(v));
         }
         eprintln!("upload with: s3seal put SRC 'URL' --kms-key-id ID (the same ID)");
     } else {
