@@ -276,11 +276,19 @@ where
 
 /// Error code of a service error, and a detail for messages: `Code: message`, or the code
 /// alone when the service sent no message.
+/// Without a code (an answer that could not be read, such as a listing whose XML does not
+/// parse), the detail is the error's own chain, which says why.
 pub(crate) fn service_error_parts<E, R>(err: &SdkError<E, R>) -> (String, String)
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
 {
-    let code = err.code().unwrap_or("Unknown").to_string();
+    let Some(code) = err.code().map(str::to_string) else {
+        return (
+            "Unknown".to_string(),
+            format!("the answer could not be read: {}", error_chain(err)),
+        );
+    };
     let detail = match err.message() {
         Some(message) if !message.is_empty() => format!("{code}: {message}"),
         _ => code.clone(),
