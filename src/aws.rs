@@ -150,6 +150,36 @@ fn s3_has_custom_endpoint(settings: &AwsSettings, config: &SdkConfig) -> bool {
         || config.endpoint_url().is_some()
 }
 
+/// A profile named with `--profile` or `AWS_PROFILE` must exist, as the AWS CLI requires: the
+/// SDK alone would go on with whatever else the credential chain finds (environment keys, an
+/// instance role), which is not what was asked for.
+async fn require_profile(name: &str) -> Result<()> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let profiles = aws_config::profile::load(
+        &Fs::real(),
+        &Env::real(),
+        &EnvConfigFiles::default(),
+        Some(name.to_string().into()),
+    )
+    .await
+    .map_err(|e| {
+        Error::usage_hint(
+            format!("the AWS config files cannot be read: {}", error_chain(&e)),
+            "fix the file named above (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, ~/.aws)",
+        )
+    })?;
+    if profiles.get_profile(name).is_none() {
+        return Err(Error::usage_hint(
+            format!(
+                "the AWS profile {name:?} (--profile or AWS_PROFILE) is not in the shared config or credentials file"
+            ),
+            "check the name (`aws configure list-profiles`), or where AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE point",
+        ));
+    }
+    Ok(())
+}
+
 /// Loads configuration and builds the S3 and KMS clients.
 pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
     if let Some(url) = &settings.endpoint_url {
@@ -161,6 +191,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeout_config()?);
     if let Some(profile) = &settings.profile {
+        require_profile(profile).await?;
         loader = loader.profile_name(profile);
     }
     if let Some(region) = &settings.region {

@@ -475,15 +475,26 @@ fn profiles_from_the_shared_config_files_work() {
         cmd.args(&args);
         put_stdin(&mut cmd, &key, &["--posture", "off"], "via a profile").success();
     }
-    // A profile that does not exist is not silently ignored.
-    s3seal(Target::Moto)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
-        .args(["--profile", "nobody", "get", &s3_uri(&key), "-"])
-        .assert()
-        .code(1);
+    // A profile that does not exist is not silently ignored, even where other credentials
+    // (the environment's) would work: one line naming it, exit 2, no SDK log lines.
+    for keep_env_keys in [false, true] {
+        let mut cmd = s3seal(Target::Moto);
+        if !keep_env_keys {
+            cmd.env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY");
+        }
+        let out = cmd
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(["--profile", "nobody", "get", &s3_uri(&key), "-"])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty());
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.contains("\"nobody\""), "{stderr}");
+        assert!(!stderr.contains("WARN"), "{stderr}");
+        assert!(!stderr.contains('\x1b'), "{stderr}");
+    }
 }
 
 #[test]

@@ -170,8 +170,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn init_logging(verbose: u8) {
+    // Without -v only s3seal's own warnings: the SDK's (a region not found in IMDS, a
+    // credential provider that found nothing) are multi-line dumps about things s3seal
+    // reports itself, in one line with a hint, when they matter.
     let default = match verbose {
-        0 => "warn",
+        0 => "s3seal=warn,error",
         1 => "s3seal=info,warn",
         2 => "s3seal=debug,info",
         _ => "s3seal=trace,aws_smithy_runtime=debug,aws_config=debug,info",
@@ -181,6 +184,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(verbose >= 2)
         .init();
 }
