@@ -360,7 +360,34 @@ pub fn parse() -> std::result::Result<(Cli, Context), ExitCode> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    remember_command_line(&matches);
     Ok((cli, Context { matches, loaded }))
+}
+
+/// The ids of the arguments of this run's command that were typed on its command line (not
+/// taken from the environment or the config file).
+static ON_COMMAND_LINE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+fn remember_command_line(matches: &ArgMatches) {
+    let mut leaf = matches;
+    while let Some((_, sub)) = leaf.subcommand() {
+        leaf = sub;
+    }
+    let ids = leaf
+        .ids()
+        .filter(|id| leaf.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect();
+    let _ = ON_COMMAND_LINE.set(ids);
+}
+
+/// Whether the argument `id` of this run's command was given on the command line. A setting
+/// that only the environment or the config file gives is a default, which a command may find
+/// does not apply (a bucket check for a presigned URL destination) without it being an error.
+pub fn on_command_line(id: &str) -> bool {
+    ON_COMMAND_LINE
+        .get()
+        .is_some_and(|ids| ids.iter().any(|i| i == id))
 }
 
 #[derive(Args, Debug)]

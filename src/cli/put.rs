@@ -364,19 +364,23 @@ async fn run_url(global: &GlobalArgs, args: PutArgs) -> Result<()> {
 }
 
 /// With a presigned URL destination there is no bucket to check or to pin: `--posture`
-/// (other than off), `--expected-owner` and `--trusted-account` would be silently ignored.
+/// (other than off), `--expected-owner` and `--trusted-account` typed on the command line
+/// would be silently ignored, so they are refused. The same settings from the environment or
+/// the config file are defaults for bucket destinations, and do not apply here.
 fn refuse_bucket_options(args: &PutArgs) -> Result<()> {
+    let typed = super::config::on_command_line;
     let mut given = Vec::new();
     if matches!(
         args.posture,
         Some(PostureMode::Enforce | PostureMode::Strict)
-    ) {
+    ) && typed("posture")
+    {
         given.push("--posture");
     }
-    if args.owner.expected_owner.is_some() {
+    if args.owner.expected_owner.is_some() && typed("expected_owner") {
         given.push("--expected-owner");
     }
-    if !args.owner.trusted_accounts.is_empty() {
+    if !args.owner.trusted_accounts.is_empty() && typed("trusted_accounts") {
         given.push("--trusted-account");
     }
     if args.settings.settings() != Default::default() {

@@ -103,6 +103,41 @@ fn put_to_presigned_url_refuses_posture_and_owner_options() {
 }
 
 #[test]
+fn bucket_defaults_from_config_or_environment_do_not_block_a_presigned_put() {
+    // A config file (or S3SEAL_* variables) with posture and owner settings is for bucket
+    // destinations; a URL destination has none, so they do not apply, and are not blamed on
+    // flags nobody typed.
+    let key = unique_key("url-config");
+    let out = s3seal(Target::Moto)
+        .args(["presign", "--put", &s3_uri(&key)])
+        .args(["--kms-key-id", &env().kms_arn])
+        .assert()
+        .success();
+    let url = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let url = url.lines().next().unwrap().to_string();
+    let (dir, src) = source_file(1000, 73);
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[default]\nposture = \"strict\"\nexpected_owner = \"123456789012\"\ntrusted_accounts = [\"210987654321\"]\n",
+    )
+    .unwrap();
+    s3seal(Target::Moto)
+        .env("S3SEAL_CONFIG", &config)
+        .args(["put", src.to_str().unwrap(), &url])
+        .args(["--kms-key-id", &env().kms_arn])
+        .assert()
+        .success();
+    assert!(exists(&key));
+    s3seal(Target::Moto)
+        .env("S3SEAL_POSTURE", "strict")
+        .args(["put", src.to_str().unwrap(), &url])
+        .args(["--kms-key-id", &env().kms_arn])
+        .assert()
+        .success();
+}
+
+#[test]
 fn presigned_put_url_without_signed_sse_is_refused() {
     let key = unique_key("url-no-sse");
     let url = presigned_put_without_sse(&key);
