@@ -112,6 +112,8 @@ fn usage_errors_exit_2() {
         vec!["get", "s3://b/k", "-", "--range", "9-1"],
         vec!["put", "/nonexistent/file", "s3://b/k", "--kms-key-id", "k"],
         vec!["frobnicate"],
+        vec!["posture", "s3://b", "--expected-owner", "abc"],
+        vec!["posture", "s3://b", "--trusted-account", "12345678901"],
     ] {
         s3seal(Target::Moto)
             .args(&args)

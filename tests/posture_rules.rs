@@ -382,7 +382,7 @@ fn table() -> Vec<Row> {
         (Facts("everything refused", everything_refused), C::Owner, Unknown, Block, vec![Perm(Some("s3:GetBucketLocation")), V(Verdict::Unknown)]),
         // One bucket read that carried ExpectedBucketOwner succeeded: the owner is confirmed.
         (Facts("everything refused but logging", || { let mut f = everything_refused(); f.logging = Fact::Absent; f }), C::Owner, Pass, Block, vec![]),
-        (Facts("missing bucket", || tweak(|f| f.owner.probe_plain = Some(Probe::NotFound))), C::Owner, Fail, Block, vec![Says("does not exist")]),
+        (Facts("missing bucket", || tweak(|f| f.owner.probe_plain = Some(Probe::NotFound))), C::Owner, Fail, Block, vec![Says("does not exist"), Fix("check the bucket name")]),
         // The other reads failed with NoSuchBucket: unknown, but no permission is missing.
         (Facts("missing bucket, policy NoSuchBucket", || tweak(|f| { f.owner.probe_plain = Some(Probe::NotFound); f.policy = Fact::Unknown(failed("s3:GetBucketPolicy", "NoSuchBucket")) })), C::PolicyPublic, Unknown, Block, vec![Perm(None), V(Verdict::Block)]),
         (With("caller's account owns it", || owner_is_caller(Probe::Ok), PostureOptions::default), C::Owner, Pass, Info, vec![]),

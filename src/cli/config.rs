@@ -417,10 +417,10 @@ struct ShowArgs {
     #[arg(long, value_enum)]
     posture: Option<PostureMode>,
     /// Account id that must own the bucket
-    #[arg(long, value_name = "ACCOUNT_ID")]
+    #[arg(long, value_name = "ACCOUNT_ID", value_parser = super::posture::parse_account_id)]
     expected_owner: Option<String>,
     /// Account whose cross-account access is intended (repeatable)
-    #[arg(long = "trusted-account", value_name = "ACCOUNT_ID")]
+    #[arg(long = "trusted-account", value_name = "ACCOUNT_ID", value_parser = super::posture::parse_account_id)]
     trusted_accounts: Vec<String>,
     /// Parts or requests in flight
     #[arg(long)]

@@ -32,14 +32,25 @@ pub struct PostureArgs {
     owner: OwnerArgs,
 }
 
+/// An AWS account id: exactly 12 digits. Anything else would only ever be compared, never
+/// matched ("owned by abc" must not read as a pass).
+pub fn parse_account_id(s: &str) -> std::result::Result<String, String> {
+    let s = s.trim();
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not an AWS account id (12 digits)"))
+    }
+}
+
 /// Options shared by `posture` and the gate in `put`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OwnerArgs {
     /// Account id that must own the bucket; every request then carries ExpectedBucketOwner
-    #[arg(long, value_name = "ACCOUNT_ID")]
+    #[arg(long, value_name = "ACCOUNT_ID", value_parser = parse_account_id)]
     pub expected_owner: Option<String>,
     /// Account whose cross-account access is intended (repeatable)
-    #[arg(long = "trusted-account", value_name = "ACCOUNT_ID")]
+    #[arg(long = "trusted-account", value_name = "ACCOUNT_ID", value_parser = parse_account_id)]
     pub trusted_accounts: Vec<String>,
 }
 

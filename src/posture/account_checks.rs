@@ -35,11 +35,16 @@ pub(super) fn owner(ctx: &Ctx) -> Finding {
         .iter()
         .any(|p| **p == Some(Probe::NotFound));
     if not_found {
-        return j.fail(
-            Severity::Block,
-            format!("bucket {} does not exist", ctx.bucket),
-            evidence,
-        );
+        // Nothing about owners to fix: the name (or where it is looked for) is wrong.
+        return j
+            .fail(
+                Severity::Block,
+                format!("bucket {} does not exist", ctx.bucket),
+                evidence,
+            )
+            .with_fix(
+                "check the bucket name, and the endpoint (--endpoint-url) and region it is looked for in",
+            );
     }
     let Some(expected) = &ctx.opts.expected_owner else {
         // No owner to enforce: report what is known, never more than info.
