@@ -237,3 +237,58 @@ fn failures_are_documents_too() {
     assert_eq!(doc["error"]["class"], "usage");
     Store::moto().delete(&key);
 }
+
+#[test]
+fn usage_errors_config_errors_and_uploads_list_failures_are_documents_with_their_message() {
+    // clap's own errors carry clap's message and tip, not only the kind of error.
+    let (code, doc) = run_json(&["get", "s3://b/k", "out.bin", "--bogus"]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'--bogus'"),
+        "{doc}"
+    );
+    assert!(doc["error"]["hint"].is_string(), "{doc}");
+    let (code, doc) = run_json(&["get", "s3://b/k", "out.bin", "--concurrency", "abc"]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("'abc'"),
+        "{doc}"
+    );
+    let (code, doc) = run_json(&["put", "in.bin", "s3://b/k"]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--kms-key-id"),
+        "{doc}"
+    );
+
+    // A config file that does not parse stops the run before anything, as a document.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[default\n").unwrap();
+    let out = s3seal(Target::Moto)
+        .env("S3SEAL_CONFIG", &config)
+        .args(["get", "s3://b/k", "out.bin", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one document");
+    has(&doc, "get", false, &["error"]);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("config file"),
+        "{doc}"
+    );
+
+    // `uploads list --json` on a bucket that is not there.
+    let (code, doc) = run_json(&["uploads", "list", "s3://no-such-bucket-json-test/"]);
+    assert_eq!(code, 1, "{doc}");
+    has(&doc, "uploads", false, &["error"]);
+}

@@ -339,21 +339,25 @@ pub struct Context {
 /// `Cli::parse` does; a bad config file is exit 2.
 pub fn parse() -> std::result::Result<(Cli, Context), ExitCode> {
     let args: Vec<OsString> = std::env::args_os().collect();
+    let wants_json = args.iter().any(|a| a == "--json");
     let loaded = match load(&profile_from(&args)) {
         Ok(l) => l,
         Err(err) => {
             super::report(&err);
+            if wants_json {
+                let command = args.get(1).and_then(|a| a.to_str()).unwrap_or("s3seal");
+                println!("{}", super::json::failure(command, &err, exit::USAGE));
+            }
             return Err(ExitCode::from(exit::USAGE));
         }
     };
-    let wants_json = args.iter().any(|a| a == "--json");
     let matches = match command(Some(&loaded)).try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(e) => {
             // A caller that asked for JSON gets its one document for a usage error too.
             if wants_json && e.use_stderr() {
                 let command = args.get(1).and_then(|a| a.to_str()).unwrap_or("s3seal");
-                let err = s3seal::Error::usage(e.kind().to_string());
+                let err = clap_error(&e);
                 println!("{}", super::json::failure(command, &err, exit::USAGE));
             }
             e.exit()
@@ -362,6 +366,36 @@ pub fn parse() -> std::result::Result<(Cli, Context), ExitCode> {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     remember_command_line(&matches);
     Ok((cli, Context { matches, loaded }))
+}
+
+/// clap's error as the usage error a JSON caller reads: the message clap prints (first line,
+/// without its `error: `), and its tip as the hint.
+fn clap_error(e: &clap::Error) -> Error {
+    let rendered = e.render().to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut message = lines
+        .first()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .unwrap_or_else(|| e.kind().to_string());
+    // "the following required arguments were not provided:" is followed by the arguments.
+    if message.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .iter()
+            .skip(1)
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("tip:"))
+            .copied()
+            .collect();
+        message = format!("{message} {}", listed.join(", "));
+    }
+    let hint = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("tip: "))
+        .map_or_else(|| "see --help".to_string(), str::to_string);
+    Error::usage_hint(message, hint)
 }
 
 /// The ids of the arguments of this run's command that were typed on its command line (not

@@ -135,6 +135,7 @@ impl Command {
             Command::Inspect(a) if a.json => Some("inspect"),
             Command::Presign(a) if a.json => Some("presign"),
             Command::Posture(a) if a.json => Some("posture"),
+            Command::Uploads(a) if a.json() => Some("uploads"),
             _ => None,
         }
     }

@@ -22,6 +22,13 @@ pub struct UploadsArgs {
     action: Action,
 }
 
+impl UploadsArgs {
+    /// `uploads list --json`: a failure is a JSON document too.
+    pub fn json(&self) -> bool {
+        matches!(&self.action, Action::List(list) if list.json)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Action {
     /// Resumable uploads (from the journal) and other open multipart uploads, with age and
