@@ -379,6 +379,21 @@ fn dry_run_changes_nothing() {
     let dry_get = run(&["get", "-r", &uri, path_str(&dst), "--dry-run"]);
     assert_eq!(dry_get.count("downloaded"), 2);
     assert!(!dst.exists(), "a dry run creates no directory or file");
+    // Every line of a dry run says so, a skip too.
+    let dry_again = run(&[
+        "sync",
+        path_str(&src),
+        &uri,
+        "--kms-key-id",
+        kms(),
+        "--dry-run",
+    ]);
+    assert_eq!(dry_again.count("skipped"), 2);
+    assert!(
+        dry_again.objects.iter().all(|o| o["dry_run"] == true),
+        "{:?}",
+        dry_again.objects
+    );
 }
 
 #[cfg(unix)]

@@ -94,7 +94,6 @@ fn report(source: String, destination: String, action: Action, dry_run: bool) ->
 /// Records that a previous run of the same copy completed this object.
 fn done_before(r: &mut ObjectReport, etag: Option<String>) {
     r.action = Action::Skipped;
-    r.dry_run = false;
     r.reason = Some("completed by an earlier run".into());
     r.etag = etag;
 }
@@ -104,7 +103,6 @@ fn current(r: &mut ObjectReport, change: Change, etag: Option<String>) -> bool {
     match change {
         Change::Unchanged => {
             r.action = Action::Skipped;
-            r.dry_run = false;
             r.reason = Some("unchanged".into());
             r.etag = etag;
             true
@@ -118,7 +116,6 @@ fn current(r: &mut ObjectReport, change: Change, etag: Option<String>) -> bool {
 
 fn failed(mut r: ObjectReport, error: Error) -> ObjectReport {
     r.action = Action::Failed;
-    r.dry_run = false;
     r.error = Some(error);
     r
 }
