@@ -113,6 +113,8 @@ fn usage_errors_exit_2() {
         vec!["put", "/nonexistent/file", "s3://b/k", "--kms-key-id", "k"],
         vec!["frobnicate"],
         vec!["posture", "s3://b", "--expected-owner", "abc"],
+        vec!["inspect", "s3:/bad"],
+        vec!["verify", "S3://b/k"],
         vec!["posture", "s3://b", "--trusted-account", "12345678901"],
     ] {
         s3seal(Target::Moto)

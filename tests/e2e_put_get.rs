@@ -510,3 +510,19 @@ fn get_into_an_existing_directory_takes_the_key_name() {
     assert!(std::fs::read(dir.path().join("report.bin")).unwrap() == plain);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn get_into_a_directory_that_does_not_exist_names_it() {
+    let key = unique_key("no-dir");
+    put_file(Target::S3s, &data(1000, 612), &key, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("nodir/sub/out.bin");
+    s3seal(Target::S3s)
+        .args(["get", &s3_uri(&key), dst.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sub: no such directory"))
+        .stderr(predicate::str::contains("hint:"))
+        .stderr(predicate::str::contains("s3seal-tmp").not());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

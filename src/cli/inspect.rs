@@ -34,7 +34,10 @@ pub enum SrcKind {
 
 impl SrcKind {
     pub fn parse(src: &str) -> Result<SrcKind> {
-        Ok(if src.starts_with("s3://") {
+        // `s3:/x` or `S3://x` is a mistyped URI, not a file name (a file of that name is still
+        // read as `./s3:/x`).
+        let scheme = src.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("s3:"));
+        Ok(if src.starts_with("s3://") || scheme {
             SrcKind::S3(ObjectLocation::parse(src)?)
         } else if is_url(src) {
             SrcKind::Url(src.to_string())

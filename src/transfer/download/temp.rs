@@ -111,7 +111,7 @@ impl TempFile {
         }
         let tmp = named_builder(&format!(".{name}."))
             .tempfile_in(dir)
-            .map_err(|e| Error::io(dir.display().to_string(), e))?;
+            .map_err(|e| no_file_in(dir, e))?;
         Ok(TempFile {
             inner: Inner::Named(Named::new(tmp)),
             name: name.to_string(),
@@ -188,6 +188,28 @@ impl TempFile {
             .map_err(|e| Error::io("stdout", e))?;
         stdout.flush().await.map_err(|e| Error::io("stdout", e))?;
         Ok(())
+    }
+}
+
+/// Why no file can be made in `dir`, naming the directory (not the temporary file's name,
+/// which means nothing to the caller): a missing or unwritable directory is the caller's to
+/// fix.
+fn no_file_in(dir: &Path, e: std::io::Error) -> Error {
+    let shown = dir.display();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Error::usage_hint(
+            format!("{shown}: no such directory"),
+            "create it first, or give a destination in an existing directory",
+        ),
+        std::io::ErrorKind::PermissionDenied => Error::usage_hint(
+            format!("{shown}: no permission to create a file there"),
+            "give a destination in a directory you may write to",
+        ),
+        std::io::ErrorKind::NotADirectory => Error::usage_hint(
+            format!("{shown} is not a directory"),
+            "give a destination in an existing directory",
+        ),
+        kind => Error::io(shown.to_string(), std::io::Error::from(kind)),
     }
 }
 
