@@ -403,6 +403,11 @@ fn migrate_over_a_prefix_skips_what_is_already_s3seal() {
             .success();
         let mut actions: Vec<(String, String)> = lines(report)
             .into_iter()
+            .inspect(|l| {
+                // Every object ends under a key, and the line names it (an object found
+                // already s3seal: the key its header names).
+                assert!(l["kms_key_arn"].is_string(), "{l}");
+            })
             .map(|l| {
                 let object = l["object"].as_str().unwrap().rsplit('/').next().unwrap();
                 (

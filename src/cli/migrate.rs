@@ -13,9 +13,10 @@ use std::sync::Arc;
 use clap::Args;
 use s3seal::batch::report::Done;
 use s3seal::batch::{ObjectRef, require_current};
-use s3seal::format::MAGIC;
+use s3seal::format::{MAGIC, ParsedHeader};
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
+use s3seal::ops::inspect::INSPECT_BYTES;
 use s3seal::ops::migrate::{MigrateRequest, Migration};
 use s3seal::pins::printable;
 use s3seal::store::{ObjectStore, SdkStore};
@@ -105,12 +106,14 @@ async fn run_many(
             require_current(&*store, &object).await?;
             let location = object.location;
             let reader = StoreObject::new(Arc::clone(&store), location.clone());
-            if FirstRange::read(&reader, MAGIC.len() as u64)
-                .await?
-                .bytes
-                .starts_with(&MAGIC)
-            {
-                return Ok(Done::new("already-s3seal", None));
+            let first = FirstRange::read(&reader, INSPECT_BYTES).await?;
+            if first.bytes.starts_with(&MAGIC) {
+                // As `seal` reports an object already sealed: the key its header names (not
+                // verified here; nothing is written).
+                let named = ParsedHeader::parse(&first.bytes)
+                    .ok()
+                    .map(|h| h.fields.key_id);
+                return Ok(Done::new("already-s3seal", named));
             }
             let migration = Migration::start(store, &location, SHARED_RANGE_BYTES).await?;
             let mut passed = checked.lock().await;
