@@ -100,6 +100,24 @@ fn man_pages_for_every_command_render_without_warnings() {
         top.contains("Exit codes"),
         "the top page lacks the exit codes"
     );
+    assert!(
+        top.contains(".SH \"EXIT STATUS\""),
+        "exit codes under their own heading"
+    );
+    // Every page another one points at exists (no `s3seal-help(1)`).
+    for (name, text) in std::fs::read_dir(dir.path()).unwrap().map(|e| {
+        let e = e.unwrap();
+        (e.file_name(), std::fs::read_to_string(e.path()).unwrap())
+    }) {
+        assert!(!text.contains(".SH EXTRA"), "{name:?}");
+        for line in text.lines().filter(|l| l.ends_with("(1)")) {
+            let page = line.trim_end_matches("(1)").replace("\\-", "-");
+            assert!(
+                dir.path().join(format!("{page}.1")).exists(),
+                "{name:?} points at {page}(1), which is not written"
+            );
+        }
+    }
     let put = std::fs::read_to_string(dir.path().join("s3seal-put.1")).unwrap();
     assert!(
         put.contains("kms\\-key\\-id"),

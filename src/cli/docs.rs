@@ -28,7 +28,9 @@ pub struct ManArgs {
 /// The command line as documented: the clap definitions with the environment variables wired
 /// in, and no config-file defaults (those belong to one machine).
 fn documented() -> clap::Command {
-    let mut cmd = super::config::command(None);
+    // Without clap's `help` subcommand: it has no page of its own to point at (`--help`
+    // is on every command).
+    let mut cmd = super::config::command(None).disable_help_subcommand(true);
     cmd.build();
     cmd
 }
@@ -42,19 +44,47 @@ pub fn completions(args: &CompletionsArgs) -> Result<()> {
         .map_err(|e| Error::io("stdout", e))
 }
 
+/// One page, as clap_mangen renders it, except two things a man reader expects: the text after
+/// the options is titled for what it is (the exit codes are EXIT STATUS, other notes NOTES,
+/// where clap_mangen says EXTRA), and no page points at `help`, which has none of its own.
 fn render(cmd: &clap::Command) -> Result<Vec<u8>> {
+    let mut cmd = cmd.clone();
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let io = |e| Error::io("man page", e);
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone())
-        .render(&mut out)
-        .map_err(|e| Error::io("man page", e))?;
+    man.render_title(&mut out).map_err(io)?;
+    man.render_name_section(&mut out).map_err(io)?;
+    man.render_synopsis_section(&mut out).map_err(io)?;
+    man.render_description_section(&mut out).map_err(io)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out).map_err(io)?;
+    }
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut out).map_err(io)?;
+    }
+    if let Some(after) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) {
+        let heading = if after.to_string() == super::exit::HELP {
+            ".SH \"EXIT STATUS\""
+        } else {
+            ".SH NOTES"
+        };
+        let mut extra = Vec::new();
+        man.render_extra_section(&mut extra).map_err(io)?;
+        let extra = String::from_utf8_lossy(&extra).replacen(".SH EXTRA", heading, 1);
+        out.extend_from_slice(extra.as_bytes());
+    }
+    if cmd.get_version().is_some() || cmd.get_long_version().is_some() {
+        man.render_version_section(&mut out).map_err(io)?;
+    }
     Ok(out)
 }
 
 /// Every page: `(file name, roff)`, the top command first, then each subcommand (nested ones
-/// as s3seal-config-show.1), without clap's `help`.
+/// as s3seal-config-show.1).
 pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
     fn walk(cmd: &clap::Command, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
-        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        for sub in cmd.get_subcommands() {
             let name = format!("{prefix}-{}", sub.get_name());
             let page = sub
                 .clone()
