@@ -256,3 +256,27 @@ fn readme_documents_every_setting_and_variable() {
         .success()
         .stdout(predicate::str::contains("[profile.archive]"));
 }
+
+#[test]
+fn help_shows_config_values_as_defaults_and_names_variables_without_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[default]\nconcurrency = 8\nposture = \"strict\"\n",
+    )
+    .unwrap();
+    let out = s3seal(&config).args(["put", "--help"]).assert().success();
+    let help = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // --concurrency: the config's 8 as the default, the built-in rule in the text.
+    let concurrency = &help[help.find("--concurrency <").unwrap()..];
+    let concurrency = &concurrency[..concurrency.find("\n\n").unwrap()];
+    assert!(concurrency.contains("[default: 8]"), "{concurrency}");
+    assert!(concurrency.contains("[built in:"), "{concurrency}");
+    let posture = &help[help.find("--posture <").unwrap()..];
+    assert!(posture.contains("[default: strict]"), "{posture}");
+    assert!(!posture[..posture.find("[default: strict]").unwrap()].contains("[default:"));
+    // A variable is named, never shown as set to an empty value.
+    assert!(help.contains("[env: S3SEAL_CONCURRENCY]"), "{help}");
+    assert!(!help.contains("S3SEAL_CONCURRENCY="), "{help}");
+}

@@ -302,7 +302,8 @@ fn wire(mut cmd: clap::Command, loaded: Option<&Loaded>) -> clap::Command {
         let value = loaded.and_then(|l| l.values.get(setting.key)).cloned();
         cmd = cmd.mut_arg(id, |mut arg| {
             if arg.get_env().is_none() {
-                arg = arg.env(setting.env);
+                // Named in --help, its value not shown (clap would print `NAME=` when unset).
+                arg = arg.env(setting.env).hide_env_values(true);
             }
             // A repeatable flag takes a list (its variable split on commas); a single-valued
             // one gets the list joined, which matches no key id: a pin fails closed.
@@ -310,9 +311,17 @@ fn wire(mut cmd: clap::Command, loaded: Option<&Loaded>) -> clap::Command {
             if repeatable {
                 arg = arg.value_delimiter(',');
             }
+            // A value from the config file shows as the flag's `[default: ...]` (the text's
+            // `[built in: ...]` is what applies without one).
             match value {
-                Some(values) if repeatable => arg.required(false).default_values(values),
-                Some(values) => arg.required(false).default_value(values.join(",")),
+                Some(values) if repeatable => arg
+                    .required(false)
+                    .default_values(values)
+                    .hide_default_value(false),
+                Some(values) => arg
+                    .required(false)
+                    .default_value(values.join(","))
+                    .hide_default_value(false),
                 None => arg,
             }
         });

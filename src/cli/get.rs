@@ -59,12 +59,12 @@ pub struct GetArgs {
     /// Accept an object that was written for another bucket/key (a deliberate copy or move)
     #[arg(long)]
     allow_relocated: bool,
-    /// Ranged GETs in flight [default: 6, sized by memory, not cores]. Peak memory is at most
+    /// Ranged GETs in flight [built in: 6, sized by memory, not cores]. Peak memory is at most
     /// about 30 MiB + 2 x CONCURRENCY x PART_SIZE (6 x 8 MiB measured 104-122 MiB), to a file or
     /// to stdout: a slow reader slows the download, it does not grow memory
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
-    /// Bytes verified, decrypted and written at a time [default: 8MiB]. To stdout, and for
+    /// Bytes verified, decrypted and written at a time [built in: 8MiB]. To stdout, and for
     /// each object of --recursive or --manifest, also the bytes per ranged GET; to a file, one
     /// GET of 32 MiB brings several, each written while the next arrives
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]

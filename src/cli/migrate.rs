@@ -51,7 +51,7 @@ pub struct MigrateArgs {
     /// Plaintext per multipart part of the new object (ranged reads of the old one are 2 MiB)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
-    /// Parts or ranges in flight [default: 2 per core, 4 to 8]. Peak memory stays under
+    /// Parts or ranges in flight [built in: 2 per core, 4 to 8]. Peak memory stays under
     /// 128 MiB at the defaults
     #[arg(long, default_value_t = default_rewrite_concurrency(), hide_default_value = true)]
     concurrency: usize,

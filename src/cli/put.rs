@@ -38,7 +38,7 @@ pub struct PutArgs {
     /// KMS key for S3's own SSE-KMS encryption [default: the envelope key]
     #[arg(long, value_name = "ID")]
     sse_kms_key_id: Option<String>,
-    /// Parts in flight (read, sealed or uploading) [default: 2 per core, 4 to 10]. Peak memory
+    /// Parts in flight (read, sealed or uploading) [built in: 2 per core, 4 to 10]. Peak memory
     /// is about 24 MiB + CONCURRENCY x PART_SIZE (stdin: one part more), so at most about
     /// 112 MiB at the defaults
     #[arg(long, default_value_t = default_concurrency(), hide_default_value = true)]
@@ -55,7 +55,7 @@ pub struct PutArgs {
     /// Chunk size, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
-    /// Bucket posture check before uploading [default: enforce]: enforce refuses a `block`
+    /// Bucket posture check before uploading [built in: enforce]: enforce refuses a `block`
     /// verdict (and names checks it could not read), strict anything but `ok`. Not with a
     /// presigned URL destination (no bucket is read)
     #[arg(long, value_enum)]

@@ -46,7 +46,7 @@ pub struct SealArgs {
     /// Plaintext per multipart part of the sealed object (reads of the plaintext are 2 MiB)
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
-    /// Parts or ranges in flight per object [default: 2 per core, 4 to 8]
+    /// Parts or ranges in flight per object [built in: 2 per core, 4 to 8]
     #[arg(long, default_value_t = default_rewrite_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bucket posture check before the first write to a bucket: enforce refuses a `block`

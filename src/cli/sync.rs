@@ -46,7 +46,7 @@ pub struct SyncArgs {
     /// KMS key for S3's own SSE-KMS encryption [default: the envelope key]
     #[arg(long, value_name = "ID")]
     sse_kms_key_id: Option<String>,
-    /// Parts or ranges in flight for one large object [default: uploads 2 per core, 4 to 10;
+    /// Parts or ranges in flight for one large object [built in: uploads 2 per core, 4 to 10;
     /// downloads 16]
     #[arg(long)]
     concurrency: Option<usize>,
@@ -56,7 +56,7 @@ pub struct SyncArgs {
     /// Chunk size of uploads, a power of two from 64KiB to 16MiB
     #[arg(long, value_parser = parse_size, default_value = "1MiB", value_name = "SIZE")]
     chunk_size: u64,
-    /// Bucket posture check before uploading [default: enforce]
+    /// Bucket posture check before uploading [built in: enforce]
     #[arg(long, value_enum)]
     posture: Option<PostureMode>,
     #[command(flatten)]

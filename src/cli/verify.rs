@@ -41,7 +41,7 @@ pub struct VerifyArgs {
     allow_s3ec: bool,
     #[command(flatten)]
     pins: PinArgs,
-    /// Ranged reads in flight [default: 6, sized by memory, not cores]
+    /// Ranged reads in flight [built in: 6, sized by memory, not cores]
     #[arg(long, default_value_t = default_download_concurrency(), hide_default_value = true)]
     concurrency: usize,
     /// Bytes per ranged read
