@@ -144,10 +144,27 @@ fn every_command_prints_one_document_with_the_documented_fields() {
 
     let (code, presign) = run_json(&["presign", &uri, "--expires", "10m"]);
     assert_eq!(code, 0, "{presign}");
+    has(&presign, "presign", true, &["url", "method", "expires_at"]);
     assert!(
         presign["url"].as_str().unwrap().starts_with("https://"),
         "{presign}"
     );
+    let (code, inspect) = run_json(&["inspect", &uri]);
+    assert_eq!(code, 0, "{inspect}");
+    has(
+        &inspect,
+        "inspect",
+        true,
+        &["source", "header", "object_len"],
+    );
+    let (code, posture) = run_json(&["posture", &format!("s3://{}", e.bucket)]);
+    has(
+        &posture,
+        "posture",
+        code == 0,
+        &["verdict", "findings", "exit_code"],
+    );
+    assert_eq!(posture["exit_code"], code, "{posture}");
     Store::moto().delete(&key);
 
     // An object of the S3 Encryption Client, migrated in place.

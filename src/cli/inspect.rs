@@ -79,6 +79,7 @@ pub async fn run(global: &GlobalArgs, args: InspectArgs) -> Result<()> {
     if args.json {
         let mut value = serde_json::to_value(&inspection).expect("serializable");
         value["source"] = serde_json::Value::String(kind.display());
+        let value = super::json::enveloped("inspect", true, value);
         println!(
             "{}",
             serde_json::to_string_pretty(&value).expect("serializable")
@@ -93,6 +94,9 @@ pub async fn run(global: &GlobalArgs, args: InspectArgs) -> Result<()> {
 fn print_s3ec(source: &str, d: &s3ec::Description, json: bool) {
     if json {
         let value = serde_json::json!({
+            "schema": super::json::SCHEMA,
+            "command": "inspect",
+            "ok": true,
             "source": source,
             "is_s3seal": false,
             "s3ec": {

@@ -43,6 +43,20 @@ pub fn emit(command: &str, started: Instant, fields: Value) {
 }
 
 /// The failure document of `command`.
+/// `fields` with the envelope every document carries (`schema`, `command`, `ok`), for the
+/// commands whose documents are built elsewhere (inspect, presign, posture).
+pub fn enveloped(command: &str, ok: bool, fields: Value) -> Value {
+    let mut doc = json!({
+        "schema": SCHEMA,
+        "command": command,
+        "ok": ok,
+    });
+    if let (Some(doc), Value::Object(fields)) = (doc.as_object_mut(), fields) {
+        doc.extend(fields);
+    }
+    doc
+}
+
 pub fn failure(command: &str, err: &Error, exit_code: u8) -> Value {
     let class = match err.class() {
         s3seal::ErrorClass::Runtime => "runtime",

@@ -179,8 +179,9 @@ pub async fn run(global: &GlobalArgs, args: PostureArgs) -> Result<ExitCode> {
 
 /// The document of `--json`: the library's report with the exit code of its verdict.
 fn json_document(report: &Report) -> Value {
-    let mut doc = report.to_json();
-    doc["exit_code"] = exit::for_verdict(report.verdict()).into();
+    let code = exit::for_verdict(report.verdict());
+    let mut doc = super::json::enveloped("posture", code == exit::SUCCESS, report.to_json());
+    doc["exit_code"] = code.into();
     doc
 }
 

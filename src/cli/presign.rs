@@ -43,6 +43,9 @@ fn print(p: &Presigned, json: bool) {
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
         let value = serde_json::json!({
+            "schema": super::json::SCHEMA,
+            "command": "presign",
+            "ok": true,
             "url": p.url,
             "method": p.method,
             "bucket": p.location.bucket,
