@@ -121,6 +121,22 @@ impl Error {
         }
     }
 
+    /// A file the user named as input (a manifest, an event document) that cannot be opened:
+    /// a missing or unreadable one is a usage error with a hint, as a missing `put` source is.
+    pub fn input_file(path: &std::path::Path, source: std::io::Error) -> Self {
+        let shown = path.display();
+        match source.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::usage_hint(format!("{shown}: no such file"), "check the path")
+            }
+            std::io::ErrorKind::PermissionDenied => Error::usage_hint(
+                format!("{shown}: not readable (permission denied)"),
+                "give a file this user may read",
+            ),
+            _ => Error::io(shown.to_string(), source),
+        }
+    }
+
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Usage { .. } => ErrorClass::Usage,

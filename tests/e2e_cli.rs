@@ -114,6 +114,13 @@ fn usage_errors_exit_2() {
         vec!["frobnicate"],
         vec!["posture", "s3://b", "--expected-owner", "abc"],
         vec!["inspect", "s3:/bad"],
+        vec!["batch-task", "--event", "/nonexistent/event.json"],
+        vec![
+            "verify",
+            "s3://b",
+            "--manifest",
+            "/nonexistent/manifest.csv",
+        ],
         vec!["verify", "S3://b/k"],
         vec!["posture", "s3://b", "--trusted-account", "12345678901"],
     ] {

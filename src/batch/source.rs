@@ -102,7 +102,7 @@ impl ObjectSource {
             Origin::S3(ObjectLocation::parse(manifest)?)
         } else {
             let path = Path::new(manifest);
-            std::fs::metadata(path).map_err(|e| Error::io(manifest.to_string(), e))?;
+            std::fs::metadata(path).map_err(|e| Error::input_file(path, e))?;
             Origin::File(path.to_path_buf())
         };
         let (files, columns) = match kind {
@@ -182,7 +182,7 @@ impl Origin {
     ) -> Result<Box<dyn std::io::Read + Send>> {
         match self {
             Origin::File(path) => Ok(Box::new(
-                std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?,
+                std::fs::File::open(path).map_err(|e| Error::input_file(path, e))?,
             )),
             Origin::S3(location) => {
                 let head = runtime.block_on(store.head(location))?;
@@ -212,12 +212,14 @@ impl Origin {
             Origin::File(path) => {
                 let what = path.display().to_string();
                 let len = std::fs::metadata(path)
-                    .map_err(|e| Error::io(&what, e))?
+                    .map_err(|e| Error::input_file(path, e))?
                     .len();
                 if len > MAX_MANIFEST_JSON_BYTES {
                     return Err(too_big(&what));
                 }
-                tokio::fs::read(path).await.map_err(|e| Error::io(what, e))
+                tokio::fs::read(path)
+                    .await
+                    .map_err(|e| Error::input_file(path, e))
             }
             Origin::S3(location) => {
                 let head = store.head(location).await?;

@@ -31,8 +31,7 @@ pub struct BatchTaskArgs {
 /// Runs the event's tasks; on Ctrl-C the running task cleans up, the rest are answered
 /// `TemporaryFailure` without running, the response is printed and the run ends as interrupted.
 pub async fn run(global: &GlobalArgs, args: BatchTaskArgs, cancel: Cancel) -> Result<ExitCode> {
-    let bytes =
-        std::fs::read(&args.event).map_err(|e| Error::io(args.event.display().to_string(), e))?;
+    let bytes = std::fs::read(&args.event).map_err(|e| Error::input_file(&args.event, e))?;
     let event = BatchEvent::parse(&bytes)?;
     let aws = s3seal::aws::connect(&global.aws_settings()).await?;
     let keyring = KmsKeyring::new(aws.kms.clone());
