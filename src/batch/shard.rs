@@ -29,7 +29,10 @@ impl Shard {
         if index >= count {
             return Err(Error::usage_hint(
                 format!("shard index {index} is not below the shard count {count}"),
-                "shards are numbered from 0: --shard 0/3, 1/3, 2/3",
+                format!(
+                    "shards are numbered from 0: --shard 0/{count} to {}/{count}",
+                    count - 1
+                ),
             ));
         }
         Ok(Shard { index, count })

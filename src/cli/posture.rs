@@ -98,7 +98,11 @@ pub async fn gate(aws: &Aws, bucket: &str, mode: PostureMode, owner: &OwnerArgs)
     let report = report_for(aws, bucket, &owner.options()).await;
     match report.gate(mode.into()) {
         GateDecision::Proceed { notices } => {
-            for finding in notices {
+            // Checks that could not be read are named together in one line (below).
+            for finding in notices
+                .iter()
+                .filter(|f| f.status != posture::Status::Unknown)
+            {
                 eprintln!("s3seal: posture: {}", finding.one_line());
             }
             if let Some(line) = unknown_line(&report) {
@@ -131,21 +135,43 @@ fn unknown_line(report: &Report) -> Option<String> {
         return None;
     }
     let checks: Vec<&str> = unknown.iter().map(|f| f.check.as_str()).collect();
+    // What would settle each: a permission the caller lacks, an owner to check against, or
+    // nothing the caller can do (the server did not answer, or does not implement the call).
     let mut permissions: Vec<&str> = unknown
         .iter()
         .filter_map(|f| f.missing_permission.as_deref())
         .collect();
     permissions.sort_unstable();
     permissions.dedup();
-    let settle = if permissions.is_empty() {
-        "no permission would settle them (the server could not answer)".to_string()
-    } else {
-        format!("granting {} would settle them", permissions.join(", "))
-    };
+    let owner = unknown
+        .iter()
+        .any(|f| f.check == posture::CheckId::Owner && f.missing_permission.is_none());
+    let unanswered: Vec<&str> = unknown
+        .iter()
+        .filter(|f| f.missing_permission.is_none() && f.check != posture::CheckId::Owner)
+        .map(|f| f.check.as_str())
+        .collect();
+    let mut settle = Vec::new();
+    if !permissions.is_empty() {
+        settle.push(format!(
+            "granting {} would settle them",
+            permissions.join(", ")
+        ));
+    }
+    if owner {
+        settle.push("--expected-owner ACCOUNT_ID would settle owner".to_string());
+    }
+    if !unanswered.is_empty() {
+        settle.push(format!(
+            "the server did not answer {}",
+            unanswered.join(", ")
+        ));
+    }
     Some(format!(
-        "uploading although {} check(s) could not be read: {} ({settle}; --posture strict refuses unknown checks)",
+        "uploading although {} check(s) could not be read: {} ({}; --posture strict refuses unknown checks)",
         checks.len(),
-        checks.join(", ")
+        checks.join(", "),
+        settle.join("; ")
     ))
 }
 

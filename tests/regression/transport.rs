@@ -172,6 +172,12 @@ fn posture_enforce_names_unknown_checks_in_one_line() {
         lines[0].contains("policy-public") && lines[0].contains("--posture strict"),
         "{stderr}"
     );
+    // Only that line for the unknown checks (no line per check), and it says why each is
+    // unknown: the server does not answer them, and no owner was given to check.
+    assert!(!stderr.contains("UNKNOWN"), "{stderr}");
+    assert!(lines[0].contains("the server did not answer"), "{stderr}");
+    assert!(lines[0].contains("--expected-owner"), "{stderr}");
+    assert!(!lines[0].contains("no permission would settle"), "{stderr}");
 }
 
 #[test]
