@@ -417,3 +417,38 @@ async fn an_upload_refuses_a_fingerprint_key_planted_under_another_kms_key() {
     let (summary, _) = go(own, &keyring, &request(up(dir.path()), checksum)).await;
     assert_eq!((summary.uploaded, summary.failed), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_objects_just_under_one_range_download_without_waiting_on_each_other() {
+    // Each object is read whole by its first read (held in the budget by the object) but is
+    // two units (7 full chunks and a short one). Six of them fill the default budget; each
+    // unit must come out of the first read, never wait for room the others hold.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..12u8 {
+        std::fs::write(src.join(format!("f{i:02}")), vec![i; 7_800_000]).unwrap();
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let keyring = TestKeyring::new(ARN);
+    let mut up_request = request(up(&src), TreeMode::Copy { skip_done: false });
+    up_request.budget_bytes = super::run::DEFAULT_BUDGET_BYTES;
+    let (summary, _) = go(Arc::clone(&store), &keyring, &up_request).await;
+    assert_eq!(summary.uploaded, 12);
+
+    let mut down = request(down_to(&dst), TreeMode::Copy { skip_done: false });
+    down.budget_bytes = super::run::DEFAULT_BUDGET_BYTES;
+    down.objects_in_flight = super::run::DEFAULT_OBJECTS_IN_FLIGHT;
+    down.download.unit_bytes = crate::transfer::download::DEFAULT_RANGE_BYTES;
+    down.download.read_bytes = 0;
+    down.download.concurrency = 6;
+    let run = go(Arc::clone(&store), &keyring, &down);
+    let (summary, _) = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the download finishes (no object waits for budget the others hold)");
+    assert_eq!((summary.downloaded, summary.failed), (12, 0));
+    assert_eq!(
+        std::fs::read(dst.join("f07")).unwrap(),
+        vec![7u8; 7_800_000]
+    );
+}

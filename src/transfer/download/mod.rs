@@ -312,6 +312,15 @@ pub async fn download(
     let direct = (want.start == 0).then(|| writer.direct(want.end)).flatten();
     let mut first = first;
     let first_bytes = std::mem::take(&mut first.bytes);
+    // The units the first read holds whole: each is served from it, the last one served
+    // taking its memory (whatever order they come in).
+    let first_users = units
+        .iter()
+        .filter(|u| {
+            let range = layout.cipher_range_of_chunks((*u).clone());
+            !range.is_empty() && range.end <= first_bytes.len() as u64
+        })
+        .count();
     let fetcher = Fetcher {
         record,
         reader,
@@ -319,7 +328,10 @@ pub async fn download(
         cipher,
         first: &first,
         first_len: first_bytes.len() as u64,
-        first_bytes: Mutex::new(Some(first_bytes)),
+        first_bytes: Mutex::new(FirstBytes {
+            bytes: Some(first_bytes),
+            users: first_users,
+        }),
         want: want.clone(),
         prefetched: Mutex::new(prefetched),
         positioned: writer.positioned(),
@@ -385,6 +397,12 @@ pub async fn download(
     })
 }
 
+/// The first read's bytes and how many units will still be served from them.
+struct FirstBytes {
+    bytes: Option<Vec<u8>>,
+    users: usize,
+}
+
 /// Fetches and opens one range of chunks at a time.
 struct Fetcher<'a, R> {
     reader: &'a R,
@@ -394,7 +412,7 @@ struct Fetcher<'a, R> {
     first: &'a FirstRange,
     /// The first read's bytes, until the last range they hold takes them
     /// ([`Fetcher::out_of_first_read`]).
-    first_bytes: Mutex<Option<Vec<u8>>>,
+    first_bytes: Mutex<FirstBytes>,
     first_len: u64,
     want: Range<u64>,
     /// The temporary file, when ranges are written where they belong as they verify.
@@ -543,13 +561,15 @@ impl<R: RangeReader> Fetcher<'_, R> {
             return None;
         }
         let (start, end) = (range.start as usize, range.end as usize);
-        let mut slot = self.first_bytes.lock().expect("first-read lock");
-        if end + (end - start) <= slot.as_ref()?.len() {
+        let mut first = self.first_bytes.lock().expect("first-read lock");
+        first.users = first.users.saturating_sub(1);
+        if first.users > 0 {
+            // Another unit still needs these bytes: a copy (units come in any order).
             let mut buf = self.shared.pool.take_empty();
-            buf.extend_from_slice(&slot.as_ref()?[start..end]);
+            buf.extend_from_slice(&first.bytes.as_ref()?[start..end]);
             return Some(buf);
         }
-        let mut bytes = slot.take()?;
+        let mut bytes = first.bytes.take()?;
         bytes.truncate(end);
         bytes.drain(..start);
         Some(bytes)
