@@ -106,6 +106,9 @@ impl<'a> Merge<'a> {
             && let Some(rx) = &mut self.local
         {
             match rx.recv().await {
+                // A path that cannot be read or named has no place in key order: it is
+                // reported as it comes (`next`), never paired and never checked for order.
+                Some(item @ LocalItem::Failed { .. }) => self.local_head = Some(item),
                 Some(item) => {
                     if !self.last_local.is_empty() && item.rel() <= self.last_local.as_str() {
                         return Err(out_of_order("local walk", &self.last_local, item.rel()));
@@ -138,6 +141,20 @@ impl<'a> Merge<'a> {
     pub async fn next(&mut self) -> Result<Option<Work>> {
         loop {
             self.fill().await?;
+            if matches!(self.local_head, Some(LocalItem::Failed { .. })) {
+                let Some(LocalItem::Failed { rel, error }) = self.local_head.take() else {
+                    unreachable!("just matched");
+                };
+                // An upload reports it failed; a download has nothing to pair it with.
+                if self.way == Way::Up && self.filters.includes(&rel) {
+                    return Ok(Some(Work::Note {
+                        rel,
+                        skipped: false,
+                        message: error,
+                    }));
+                }
+                continue;
+            }
             let order = step(
                 self.local_head.as_ref().map(LocalItem::rel),
                 self.remote_head.as_ref().map(|r| r.rel.as_str()),

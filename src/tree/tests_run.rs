@@ -452,3 +452,42 @@ async fn many_objects_just_under_one_range_download_without_waiting_on_each_othe
         vec![7u8; 7_800_000]
     );
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_is_not_utf8_fails_alone_and_the_walk_goes_on() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(
+        src.join("sub").join(std::ffi::OsStr::from_bytes(b"q\xfe")),
+        b"x",
+    )
+    .unwrap();
+    std::fs::write(src.join("sub/ok"), b"ok").unwrap();
+    std::fs::write(src.join("zz"), b"z").unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let keyring = TestKeyring::new(ARN);
+    for mode in [
+        TreeMode::Copy { skip_done: false },
+        TreeMode::Sync {
+            delete: true,
+            checksum: false,
+        },
+    ] {
+        let (summary, reports) = go(Arc::clone(&store), &keyring, &request(up(&src), mode)).await;
+        assert_eq!(summary.failed, 1, "{reports:?}");
+        assert_eq!(summary.uploaded + summary.skipped, 2, "{reports:?}");
+        let failed = reports
+            .iter()
+            .find(|r| r.action == super::run::Action::Failed)
+            .unwrap();
+        assert!(failed.source.ends_with("sub/q\u{FFFD}"), "{failed:?}");
+        assert!(!failed.source.contains("src/src"), "{failed:?}");
+        assert!(
+            failed.destination.ends_with("p/sub/q\u{FFFD}"),
+            "{failed:?}"
+        );
+    }
+}

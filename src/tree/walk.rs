@@ -105,8 +105,11 @@ fn item_for(root: &Path, entry: walkdir::Result<DirEntry>) -> Option<LocalItem> 
         return None;
     }
     let Some(rel) = relative(root, entry.path()) else {
+        // Shown relative to the root, as every other path (the merge does not place it in
+        // key order: no key could name it).
+        let shown = entry.path().strip_prefix(root).unwrap_or(entry.path());
         return Some(LocalItem::Failed {
-            rel: entry.path().to_string_lossy().into_owned(),
+            rel: shown.to_string_lossy().replace('\\', "/"),
             error: "the name is not valid UTF-8, so it cannot be an S3 key".into(),
         });
     };
