@@ -428,21 +428,38 @@ impl ObjectStore for SdkStore {
             .set_expected_bucket_owner(self.owner())
             .prefix(prefix)
             .set_continuation_token(continuation)
+            // Keys URL-encoded: XML 1.0 cannot carry some characters a key may hold (control
+            // characters), and one such key would make the whole listing unreadable.
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .send()
             .await
             .map_err(|e| s3_error("ListObjectsV2", &location, e))?;
+        // Decoded only when the server says it encoded them (one that ignores the request
+        // sends keys as they are).
+        let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+        let mut objects = Vec::with_capacity(out.contents().len());
+        for o in out.contents() {
+            let Some(key) = o.key() else { continue };
+            let key = if encoded {
+                listed_key(key).ok_or_else(|| StoreError {
+                    error: Error::runtime(format!(
+                        "ListObjectsV2 {location}: the server sent a key that is not a URL-encoded UTF-8 string"
+                    )),
+                    transient: false,
+                    status: None,
+                    code: None,
+                })?
+            } else {
+                key.to_string()
+            };
+            objects.push(ObjectEntry {
+                key,
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: o.e_tag().map(str::to_string),
+            });
+        }
         Ok(ObjectPage {
-            objects: out
-                .contents()
-                .iter()
-                .filter_map(|o| {
-                    Some(ObjectEntry {
-                        key: o.key()?.to_string(),
-                        size: o.size().unwrap_or(0).max(0) as u64,
-                        etag: o.e_tag().map(str::to_string),
-                    })
-                })
-                .collect(),
+            objects,
             next: out
                 .next_continuation_token()
                 .filter(|_| out.is_truncated() == Some(true))
@@ -528,9 +545,32 @@ fn legal_hold(settings: &ObjectSettings) -> Option<ObjectLockLegalHoldStatus> {
     settings.legal_hold.then_some(ObjectLockLegalHoldStatus::On)
 }
 
+/// A key of a listing sent with `EncodingType=url`: form-encoded as S3 does it (`+` for a
+/// space, `%XX` for the rest), as the AWS CLI decodes it.
+fn listed_key(encoded: &str) -> Option<String> {
+    let spaced = encoded.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|k| k.into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_keys_are_form_decoded() {
+        assert_eq!(
+            listed_key("dir/a+b%2Bc%01%C3%BC").as_deref(),
+            Some("dir/a b+c\u{1}ü")
+        );
+        assert_eq!(
+            listed_key("plain/key.txt").as_deref(),
+            Some("plain/key.txt")
+        );
+        assert_eq!(listed_key("bad%FF"), None, "not UTF-8");
+    }
 
     #[test]
     fn content_range_total() {

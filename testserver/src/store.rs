@@ -123,7 +123,17 @@ impl S3 for Store {
     async fn list_objects_v2(
         &self, req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.fs.list_objects_v2(req).await
+        // s3s-fs answers `EncodingType=url` without encoding the keys; S3 form-encodes them
+        // (a space as `+`, a `+` as %2B), and clients decode them that way.
+        let mut response = self.fs.list_objects_v2(req).await?;
+        let url =
+            response.output.encoding_type.as_ref().map(|e| e.as_str()) == Some(EncodingType::URL);
+        if url {
+            for object in response.output.contents.iter_mut().flatten() {
+                object.key = object.key.as_deref().map(url_encode_key);
+            }
+        }
+        Ok(response)
     }
 
     async fn put_object(
@@ -277,6 +287,22 @@ where
 }
 
 /// `bytes FIRST-LAST/TOTAL` -> FIRST.
+/// A key as S3 sends it in a listing with `EncodingType=url`: unreserved characters and `/`
+/// as they are, a space as `+`, every other byte as %XX.
+fn url_encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn first_byte(content_range: &str) -> Option<u64> {
     content_range
         .strip_prefix("bytes ")?
@@ -333,6 +359,14 @@ mod tests {
         let out = drain(body);
         assert_eq!(out.len(), 1);
         assert!(out[0].is_err());
+    }
+
+    #[test]
+    fn listed_keys_are_encoded_as_s3_encodes_them() {
+        assert_eq!(
+            url_encode_key("dir/a+b c\u{1}ü.txt"),
+            "dir/a%2Bb+c%01%C3%BC.txt"
+        );
     }
 
     #[test]
