@@ -17,6 +17,8 @@
 //!
 //! The command-line interface (clap, progress bars, exit codes) lives in the binary, not here.
 
+#![forbid(unsafe_code)]
+
 pub mod aws;
 pub mod batch;
 pub mod batch_task;

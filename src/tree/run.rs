@@ -37,7 +37,7 @@ use crate::transfer::{Cancel, Progress};
 /// ranges count twice their size (docs/SYNC.md), so this keeps five 8 MiB ranges in flight
 /// after what the objects in flight set aside: at 80 MiB (four) large trees came down 10%
 /// slower (docs/PERFORMANCE.md).
-pub const DEFAULT_BUDGET_BYTES: u64 = 96 * 1024 * 1024;
+pub const DEFAULT_BUDGET_BYTES: u64 = 80 * 1024 * 1024;
 /// Objects in flight at the defaults: enough to hide a small file's requests (KMS, PUT).
 pub const DEFAULT_OBJECTS_IN_FLIGHT: usize = 16;
 /// Failures kept for the summary (all of them are reported one by one as they happen).

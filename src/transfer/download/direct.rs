@@ -128,6 +128,9 @@ impl AlignedBuf {
     }
 }
 
+/// Below this, a window may take any kept buffer up to twice this size.
+const REUSE_ANY_BELOW: usize = 1 << 20;
+
 /// Aligned buffers kept for reuse, at most `keep` of them (unbounded by default).
 pub(crate) struct AlignedPool {
     free: Mutex<Vec<AlignedBuf>>,
@@ -149,13 +152,32 @@ impl AlignedPool {
         }
     }
 
-    /// A kept buffer, or a new empty one.
-    pub(crate) fn take(&self) -> AlignedBuf {
-        self.free
-            .lock()
-            .expect("pool lock")
-            .pop()
-            .unwrap_or_default()
+    /// A kept buffer for a window of `len` bytes, or a new empty one. A kept buffer's pages
+    /// are in memory whatever window it serves, so a small window never takes a buffer much
+    /// larger than it (its range's cost in the budget would not cover it): the smallest that
+    /// fits and is at most twice what is needed (or [`REUSE_ANY_BELOW`]), else one smaller
+    /// than needed, which grows.
+    pub(crate) fn take(&self, len: usize) -> AlignedBuf {
+        let need = len + ALIGN;
+        let limit = 2 * need.max(REUSE_ANY_BELOW);
+        let mut free = self.free.lock().expect("pool lock");
+        let fitting = free
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.0.len() >= need && b.0.len() <= limit)
+            .min_by_key(|(_, b)| b.0.len())
+            .map(|(i, _)| i);
+        let growing = || {
+            free.iter()
+                .enumerate()
+                .filter(|(_, b)| b.0.len() < need)
+                .max_by_key(|(_, b)| b.0.len())
+                .map(|(i, _)| i)
+        };
+        match fitting.or_else(growing) {
+            Some(i) => free.swap_remove(i),
+            None => AlignedBuf::default(),
+        }
     }
 
     pub(crate) fn give(&self, buf: AlignedBuf) {
@@ -173,13 +195,34 @@ mod tests {
     #[test]
     fn an_aligned_pool_keeps_no_more_than_its_cap() {
         let pool = AlignedPool::capped(1);
-        let (mut a, mut b) = (pool.take(), pool.take());
+        let (mut a, mut b) = (pool.take(10), pool.take(20));
         a.window(10);
         b.window(20);
         pool.give(a);
         pool.give(b);
-        assert!(!pool.take().0.is_empty(), "one buffer was kept");
-        assert!(pool.take().0.is_empty(), "the second was not");
+        assert!(!pool.take(10).0.is_empty(), "one buffer was kept");
+        assert!(pool.take(10).0.is_empty(), "the second was not");
+    }
+
+    #[test]
+    fn a_small_window_never_takes_a_much_larger_kept_buffer() {
+        let pool = AlignedPool::capped(4);
+        let mut big = pool.take(8 << 20);
+        big.window(8 << 20);
+        let mut small = pool.take(100);
+        small.window(100);
+        pool.give(big);
+        pool.give(small);
+        // A 300 KiB window: the small kept buffer (it grows), not the 8 MiB one.
+        let got = pool.take(300 << 10);
+        assert!(got.0.len() < (1 << 20), "took the large buffer");
+        // An 8 MiB window takes the 8 MiB buffer.
+        assert!(pool.take(8 << 20).0.len() >= 8 << 20);
+        // A 3 MiB window finds nothing small enough to reuse as it is, nor to grow: a new one.
+        let mut big = AlignedBuf::default();
+        big.window(8 << 20);
+        pool.give(big);
+        assert!(pool.take(3 << 20).0.is_empty());
     }
 
     /// Only a refusal of direct I/O falls back; errors an ordinary write would meet too fail.

@@ -330,6 +330,7 @@ pub async fn download(
         first_len: first_bytes.len() as u64,
         first_bytes: Mutex::new(FirstBytes {
             bytes: Some(first_bytes),
+            base: 0,
             users: first_users,
         }),
         want: want.clone(),
@@ -397,9 +398,11 @@ pub async fn download(
     })
 }
 
-/// The first read's bytes and how many units will still be served from them.
+/// What is left of the first read's bytes (from object offset `base`), and how many units
+/// will still be served from them.
 struct FirstBytes {
     bytes: Option<Vec<u8>>,
+    base: usize,
     users: usize,
 }
 
@@ -560,19 +563,33 @@ impl<R: RangeReader> Fetcher<'_, R> {
         if range.end > self.first_len || range.is_empty() {
             return None;
         }
-        let (start, end) = (range.start as usize, range.end as usize);
         let mut first = self.first_bytes.lock().expect("first-read lock");
-        first.users = first.users.saturating_sub(1);
-        if first.users > 0 {
-            // Another unit still needs these bytes: a copy (units come in any order).
-            let mut buf = self.shared.pool.take_empty();
-            buf.extend_from_slice(&first.bytes.as_ref()?[start..end]);
-            return Some(buf);
+        let base = first.base;
+        let (start, end) = (range.start as usize, range.end as usize);
+        if start < base {
+            return None; // already handed out (not asked twice; fetched if it ever is)
         }
+        first.users = first.users.saturating_sub(1);
+        let (start, end) = (start - base, end - base);
         let mut bytes = first.bytes.take()?;
-        bytes.truncate(end);
-        bytes.drain(..start);
-        Some(bytes)
+        if first.users == 0 {
+            // The last unit it serves takes it.
+            bytes.truncate(end);
+            bytes.drain(..start);
+            return Some(bytes);
+        }
+        if start == 0 {
+            // The first of what is left (units come in order, as a rule): it keeps the
+            // buffer, and only the rest is copied out for the units still to come.
+            first.bytes = Some(bytes.split_off(end));
+            first.base = base + end;
+            return Some(bytes);
+        }
+        // Out of order: a copy of this unit, the rest stays for the others.
+        let mut buf = self.shared.pool.take_empty();
+        buf.extend_from_slice(bytes.get(start..end)?);
+        first.bytes = Some(bytes);
+        Some(buf)
     }
 
     /// Opens the fetched range `buf` (chunks `unit`, holding `held` of a shared budget) into an
@@ -593,7 +610,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
         // for one: only the ranges being opened or written hold one.
         let pool = Arc::clone(&self.shared.aligned);
         let (buf, mut aligned) = on_cpu_pool(move || {
-            let mut aligned = pool.take();
+            let mut aligned = pool.take(len);
             open_unit_into(&cipher, &layout, unit, &buf, aligned.window(len))
                 .map(|()| (buf, aligned))
         })
