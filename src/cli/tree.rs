@@ -40,7 +40,7 @@ pub enum OnOff {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ObjectSettingsArgs {
     /// S3 storage class of new objects, e.g. STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR
-    #[arg(long, value_name = "CLASS")]
+    #[arg(long, value_name = "CLASS", value_parser = parse_storage_class)]
     storage_class: Option<String>,
     /// Tag for new objects (repeatable)
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_pair)]
@@ -101,7 +101,7 @@ fn parse_date(s: &str) -> Result<String, String> {
         ));
     }
     if b.len() == 10 {
-        return Ok(format!("{s}T00:00:00Z"));
+        return real_and_future(s, format!("{s}T00:00:00Z"));
     }
     let time_ok = b.len() >= 20
         && b[10] == b'T'
@@ -112,10 +112,38 @@ fn parse_date(s: &str) -> Result<String, String> {
         && digits(17..19)
         && s.ends_with('Z');
     if time_ok {
-        Ok(s.to_string())
+        real_and_future(s, s.to_string())
     } else {
         Err(format!(
             "{s:?}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"
+        ))
+    }
+}
+
+/// `rfc3339` (what `typed` became) if it is a real date and time, and later than now: S3 refuses
+/// a retention that ends in the past, and would do so for every object of a tree one by one.
+fn real_and_future(typed: &str, rfc3339: String) -> Result<String, String> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let when = DateTime::from_str(&rfc3339, Format::DateTime)
+        .map_err(|_| format!("{typed:?} is not a real date and time"))?;
+    if when.secs() <= DateTime::from(std::time::SystemTime::now()).secs() {
+        return Err(format!(
+            "{typed:?} is in the past: Object Lock keeps objects until a later date"
+        ));
+    }
+    Ok(rfc3339)
+}
+
+/// An S3 storage class S3 knows (`STANDARD`, `STANDARD_IA`, ...), checked before anything is
+/// sent: S3 would refuse every object of a tree one by one.
+fn parse_storage_class(s: &str) -> Result<String, String> {
+    let known = aws_sdk_s3::types::StorageClass::values();
+    if known.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an S3 storage class (one of {})",
+            known.join(", ")
         ))
     }
 }
