@@ -156,6 +156,9 @@ impl<K: Keyring> Jobs<'_, K> {
                     Action::Uploaded,
                     dry,
                 );
+                if self.cancel.is_cancelled() {
+                    return failed(r, Error::Interrupted);
+                }
                 match self.upload(&file, existing.as_ref(), &mut r).await {
                     Ok(()) => r,
                     Err(e) => failed(r, e),
@@ -169,6 +172,9 @@ impl<K: Keyring> Jobs<'_, K> {
                     Action::Downloaded,
                     dry,
                 );
+                if self.cancel.is_cancelled() {
+                    return failed(r, Error::Interrupted);
+                }
                 match self
                     .download(&object, existing.as_ref(), path, &mut r)
                     .await
@@ -181,6 +187,9 @@ impl<K: Keyring> Jobs<'_, K> {
                 let r = report(String::new(), self.uri(&object.rel), Action::Deleted, dry);
                 if dry {
                     return r;
+                }
+                if self.cancel.is_cancelled() {
+                    return failed(r, Error::Interrupted);
                 }
                 match self.store.delete_object(&self.location(&object.rel)).await {
                     Ok(()) => r,
@@ -196,6 +205,9 @@ impl<K: Keyring> Jobs<'_, K> {
                 );
                 if dry {
                     return r;
+                }
+                if self.cancel.is_cancelled() {
+                    return failed(r, Error::Interrupted);
                 }
                 match std::fs::remove_file(&file.path) {
                     Ok(()) => r,

@@ -491,3 +491,32 @@ async fn a_name_that_is_not_utf8_fails_alone_and_the_walk_goes_on() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_fast_starts_nothing_after_a_failure_known_before_any_request() {
+    // The first path in key order cannot be a key (over 1,024 bytes): with --fail-fast the
+    // objects already handed out stop before their first request.
+    let dir = tempfile::tempdir().unwrap();
+    let mut long = dir.path().to_path_buf();
+    for _ in 0..5 {
+        long.push("a".repeat(220));
+    }
+    std::fs::create_dir_all(&long).unwrap();
+    std::fs::write(long.join("f"), b"x").unwrap();
+    for i in 0..10 {
+        std::fs::write(dir.path().join(format!("z{i}")), b"small").unwrap();
+    }
+    let store = Arc::new(FailureStore::new(MemoryStore::default()));
+    let keyring = TestKeyring::new(ARN);
+    let mut fast = request(up(dir.path()), TreeMode::Copy { skip_done: false });
+    fast.fail_fast = true;
+    fast.objects_in_flight = 8;
+    let (summary, reports) = go(store.clone(), &keyring, &fast).await;
+    assert_eq!(summary.uploaded, 0, "{reports:?}");
+    assert!(summary.failed >= 1);
+    assert_eq!(
+        store.calls(Call::PutObject),
+        0,
+        "no request after the failure"
+    );
+}
