@@ -137,6 +137,10 @@ fn service_error(operation: &str, location: &ObjectLocation, code: &str, detail:
             format!("bucket {} does not exist ({detail})", location.bucket),
             "check the bucket name and --region / --endpoint-url",
         ),
+        "NoSuchKey" | "NotFound" if location.key.ends_with('/') => Error::runtime_hint(
+            format!("object {location} does not exist"),
+            "a key ending in / names a prefix: add --recursive (get) or use `s3seal sync` for everything under it",
+        ),
         "NoSuchKey" | "NotFound" => Error::runtime_hint(
             format!("object {location} does not exist"),
             "check the key; `aws s3 ls` lists what is there",

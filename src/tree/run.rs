@@ -194,7 +194,7 @@ pub async fn run_tree<K: Keyring>(
     if root.is_file() {
         return Err(Error::usage_hint(
             format!("{} is a file, not a directory", root.display()),
-            "use `put`/`get` without --recursive for one file",
+            "a tree needs a directory on the local side; `s3seal put FILE s3://BUCKET/KEY` and `s3seal get s3://BUCKET/KEY FILE` move one file",
         ));
     }
     if way == Way::Up && !root.is_dir() {
