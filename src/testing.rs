@@ -141,3 +141,22 @@ pub fn download_request() -> crate::transfer::download::DownloadRequest {
         shared: None,
     }
 }
+
+/// Seals `plain` into `store` at `dest` under a [`TestKeyring`] of `arn`, with
+/// [`upload_request`]'s settings (64 KiB chunks, 5 MiB parts).
+pub async fn seal_into(
+    store: std::sync::Arc<dyn crate::store::ObjectStore>, dest: ObjectLocation, arn: &'static str,
+    plain: &[u8],
+) {
+    let source = crate::transfer::Source::Stream(Box::new(std::io::Cursor::new(plain.to_vec())));
+    crate::transfer::upload::upload(
+        store,
+        &TestKeyring::new(arn),
+        source,
+        &upload_request(dest, None),
+        std::sync::Arc::new(crate::transfer::NoProgress),
+        crate::transfer::Cancel::never(),
+    )
+    .await
+    .expect("upload");
+}

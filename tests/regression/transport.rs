@@ -68,16 +68,21 @@ fn presigned_put_without_sse(key: &str) -> String {
 
 // ---- Item 7: options that are silently ignored ----
 
-#[test]
-fn put_to_presigned_url_refuses_posture_and_owner_options() {
-    let key = unique_key("url-posture");
+/// `s3seal presign --put` of `key` on moto, under the test key.
+fn presigned_put_url(key: &str) -> String {
     let out = s3seal(Target::Moto)
-        .args(["presign", "--put", &s3_uri(&key)])
+        .args(["presign", "--put", &s3_uri(key)])
         .args(["--kms-key-id", &env().kms_arn])
         .assert()
         .success();
     let url = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    let url = url.lines().next().unwrap().to_string();
+    url.lines().next().unwrap().to_string()
+}
+
+#[test]
+fn put_to_presigned_url_refuses_posture_and_owner_options() {
+    let key = unique_key("url-posture");
+    let url = presigned_put_url(&key);
     let (_dir, src) = source_file(1000, 71);
     for extra in [
         &["--posture", "strict"][..],
@@ -108,13 +113,7 @@ fn bucket_defaults_from_config_or_environment_do_not_block_a_presigned_put() {
     // destinations; a URL destination has none, so they do not apply, and are not blamed on
     // flags nobody typed.
     let key = unique_key("url-config");
-    let out = s3seal(Target::Moto)
-        .args(["presign", "--put", &s3_uri(&key)])
-        .args(["--kms-key-id", &env().kms_arn])
-        .assert()
-        .success();
-    let url = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    let url = url.lines().next().unwrap().to_string();
+    let url = presigned_put_url(&key);
     let (dir, src) = source_file(1000, 73);
     let config = dir.path().join("config.toml");
     std::fs::write(

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::store::memory::MemoryStore;
-use crate::testing::{TestKeyring, download_request, upload_request};
+use crate::testing::{TestKeyring, download_request};
 use crate::transfer::download::{DownloadRequest, RangeReader, Sink, StoreObject, download};
-use crate::transfer::upload::upload;
-use crate::transfer::{Cancel, NoProgress, Source};
+use crate::transfer::{Cancel, NoProgress};
 
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/local-test";
 const KIB: usize = 1024;
@@ -33,17 +32,7 @@ async fn put(store: &Arc<MemoryStore>, data: &[u8]) {
 
 /// Uploads `data` as the test object into any store.
 async fn put_into(store: Arc<dyn ObjectStore>, data: &[u8]) {
-    let source = Source::Stream(Box::new(std::io::Cursor::new(data.to_vec())));
-    upload(
-        store,
-        &TestKeyring::new(ARN),
-        source,
-        &upload_request(location(), None),
-        Arc::new(NoProgress),
-        Cancel::never(),
-    )
-    .await
-    .unwrap();
+    crate::testing::seal_into(store, location(), ARN, data).await;
 }
 
 /// The test object behind `store`, as a reader.

@@ -10,10 +10,9 @@ use crate::location::ObjectLocation;
 use crate::store::ObjectStore;
 use crate::store::failure::{Call, FailureStore, Fault};
 use crate::store::memory::MemoryStore;
-use crate::testing::{TestKeyring, download_request, upload_request};
+use crate::testing::{TestKeyring, download_request};
 use crate::transfer::download::{Sink, StoreObject, download};
-use crate::transfer::upload::upload;
-use crate::transfer::{Cancel, NoProgress, Source};
+use crate::transfer::{Cancel, NoProgress};
 
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/local-test";
 /// Four 1 MiB ranges, the last one short.
@@ -33,17 +32,7 @@ fn data(seed: u8) -> Vec<u8> {
 }
 
 async fn put(store: Arc<dyn ObjectStore>, plain: &[u8]) {
-    let source = Source::Stream(Box::new(std::io::Cursor::new(plain.to_vec())));
-    upload(
-        store,
-        &TestKeyring::new(ARN),
-        source,
-        &upload_request(location(), None),
-        Arc::new(NoProgress),
-        Cancel::never(),
-    )
-    .await
-    .expect("upload");
+    crate::testing::seal_into(store, location(), ARN, plain).await;
 }
 
 /// `get --resumable` of the object to `dest`, one range at a time.
