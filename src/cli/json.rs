@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 /// The output options every single-object command shares.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct OutputArgs {
-    /// Print one JSON document on stdout (docs/JSON.md), also on failure
+    /// Print one JSON document on stdout (docs/JSON.md), also on failure; over many objects
+    /// (--recursive, sync, --manifest) one JSON line per object and a summary line
     #[arg(long)]
     pub json: bool,
     /// No progress bar or summary
