@@ -27,7 +27,7 @@ use crate::location::ObjectLocation;
 use crate::ops::migrate::{MigrateRequest, Migration};
 use crate::ops::open::Opened;
 use crate::ops::rewrap::{
-    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, already_rewrapped, rewrap,
+    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, Rewrapped, rewrap_or_done,
 };
 use crate::ops::seal::{SealAction, SealRequest, seal};
 use crate::ops::verify::{VerifyRequest, verify};
@@ -333,23 +333,19 @@ async fn run_operation<K: Keyring>(
                 concurrency: DEFAULT_COPY_CONCURRENCY,
                 pins: pins.clone(),
             };
-            match rewrap(Arc::clone(&store), env.keyring, &request, cancel.clone()).await {
-                Ok(o) => Ok(format!(
-                    "rewrapped: KMS key {} -> {}",
-                    o.old_kms_key_id, o.new_kms_key_id
-                )),
-                // Refused (its key is not pinned): a retried task whose first attempt
-                // finished finds the object under the new key already.
-                Err(e) if e.class() == crate::ErrorClass::Integrity => {
-                    match already_rewrapped(store, env.keyring, &request, cancel).await {
-                        Some(target) => Ok(format!(
-                            "already under KMS key {target} (verified): nothing to rewrap"
-                        )),
-                        None => Err(e),
+            // A retried task whose first attempt finished finds the object under the new
+            // key already.
+            Ok(
+                match rewrap_or_done(store, env.keyring, &request, cancel).await? {
+                    Rewrapped::Now(o) => format!(
+                        "rewrapped: KMS key {} -> {}",
+                        o.old_kms_key_id, o.new_kms_key_id
+                    ),
+                    Rewrapped::Before(target) => {
+                        format!("already under KMS key {target} (verified): nothing to rewrap")
                     }
-                }
-                Err(e) => Err(e),
-            }
+                },
+            )
         }
         Operation::Migrate { kms_key_id } => {
             if is_s3seal(&*store, location).await? {

@@ -11,8 +11,7 @@ use s3seal::batch::{ObjectRef, require_current};
 use s3seal::kms::KmsKeyring;
 use s3seal::location::ObjectLocation;
 use s3seal::ops::rewrap::{
-    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapOutcome, RewrapRequest,
-    already_rewrapped, rewrap,
+    DEFAULT_COPY_CONCURRENCY, DEFAULT_COPY_PART_BYTES, RewrapRequest, Rewrapped, rewrap_or_done,
 };
 use s3seal::store::{ObjectStore, SdkStore};
 use s3seal::terminal::escape_for_terminal;
@@ -184,28 +183,4 @@ pub async fn run(global: &GlobalArgs, args: RewrapArgs, cancel: Cancel) -> Resul
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What a rewrap did: now, or an earlier run (the object is already under the new key).
-enum Rewrapped {
-    Now(RewrapOutcome),
-    Before(String),
-}
-
-/// Rewraps, and when the object is refused because its key is not pinned, checks whether an
-/// earlier run already rewrapped it (then verified whole under the new key): running the same
-/// command again succeeds instead of reporting an integrity failure.
-async fn rewrap_or_done(
-    store: Arc<dyn ObjectStore>, keyring: &KmsKeyring, request: &RewrapRequest, cancel: Cancel,
-) -> Result<Rewrapped> {
-    match rewrap(Arc::clone(&store), keyring, request, cancel.clone()).await {
-        Ok(outcome) => Ok(Rewrapped::Now(outcome)),
-        Err(e) if e.class() == s3seal::ErrorClass::Integrity => {
-            match already_rewrapped(store, keyring, request, cancel).await {
-                Some(arn) => Ok(Rewrapped::Before(arn)),
-                None => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
 }

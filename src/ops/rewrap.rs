@@ -265,13 +265,39 @@ pub async fn rewrap(
     Ok(outcome(part_count, copied))
 }
 
+/// What a rewrap did: now, or an earlier run did (the object is already under the new key,
+/// with its ARN).
+#[derive(Debug)]
+pub enum Rewrapped {
+    Now(RewrapOutcome),
+    Before(String),
+}
+
+/// Rewraps, and when the object is refused because its key is not pinned, checks whether an
+/// earlier run already rewrapped it ([`already_rewrapped`]): a command, or a Batch task, run
+/// again succeeds instead of reporting an integrity failure.
+pub async fn rewrap_or_done(
+    store: Arc<dyn ObjectStore>, keyring: &impl Keyring, request: &RewrapRequest, cancel: Cancel,
+) -> Result<Rewrapped> {
+    match rewrap(Arc::clone(&store), keyring, request, cancel.clone()).await {
+        Ok(outcome) => Ok(Rewrapped::Now(outcome)),
+        Err(e) if e.class() == crate::ErrorClass::Integrity => {
+            match already_rewrapped(store, keyring, request, cancel).await {
+                Some(arn) => Ok(Rewrapped::Before(arn)),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The new key's ARN when the object is already what rewrapping it would leave: an s3seal
 /// object under `request.new_kms_key_id`, with the requested user context (when one was
 /// given), that verifies whole, pinned to that key. So a rewrap run again (a retried batch
 /// worker, a re-run command) reports the object as done instead of refusing it as planted.
 /// The header's claim alone is not trusted (anyone who can write to the bucket can name a
 /// key). `None` otherwise, whatever the reason.
-pub async fn already_rewrapped(
+async fn already_rewrapped(
     store: Arc<dyn ObjectStore>, keyring: &impl Keyring, request: &RewrapRequest, cancel: Cancel,
 ) -> Option<String> {
     let reader = StoreObject::new(store, request.location.clone());
