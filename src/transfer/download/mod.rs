@@ -21,6 +21,7 @@ mod check;
 mod direct;
 #[cfg(test)]
 mod direct_tests;
+mod first_read;
 mod output;
 pub mod reader;
 mod shared;
@@ -39,6 +40,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use self::check::{open_unit, open_unit_into};
 use self::direct::DirectFile;
+use self::first_read::FirstRead;
 use self::output::{Writer, write_pieces};
 use super::cpu::on_cpu_pool;
 use super::{Cancel, Progress};
@@ -311,28 +313,14 @@ pub async fn download(
     // Direct writes need chunk-aligned file offsets: the wanted bytes start at a chunk.
     let direct = (want.start == 0).then(|| writer.direct(want.end)).flatten();
     let mut first = first;
-    let first_bytes = std::mem::take(&mut first.bytes);
-    // The units the first read holds whole: each is served from it, the last one served
-    // taking its memory (whatever order they come in).
-    let first_users = units
-        .iter()
-        .filter(|u| {
-            let range = layout.cipher_range_of_chunks((*u).clone());
-            !range.is_empty() && range.end <= first_bytes.len() as u64
-        })
-        .count();
+    let first_read = FirstRead::new(std::mem::take(&mut first.bytes), &layout, &units);
     let fetcher = Fetcher {
         record,
         reader,
         layout,
         cipher,
         first: &first,
-        first_len: first_bytes.len() as u64,
-        first_bytes: Mutex::new(FirstBytes {
-            bytes: Some(first_bytes),
-            base: 0,
-            users: first_users,
-        }),
+        first_read,
         want: want.clone(),
         prefetched: Mutex::new(prefetched),
         positioned: writer.positioned(),
@@ -398,14 +386,6 @@ pub async fn download(
     })
 }
 
-/// What is left of the first read's bytes (from object offset `base`), and how many units
-/// will still be served from them.
-struct FirstBytes {
-    bytes: Option<Vec<u8>>,
-    base: usize,
-    users: usize,
-}
-
 /// Fetches and opens one range of chunks at a time.
 struct Fetcher<'a, R> {
     reader: &'a R,
@@ -413,10 +393,8 @@ struct Fetcher<'a, R> {
     cipher: Arc<ChunkCipher>,
     /// The first read (its ETag pins every later read).
     first: &'a FirstRange,
-    /// The first read's bytes, until the last range they hold takes them
-    /// ([`Fetcher::out_of_first_read`]).
-    first_bytes: Mutex<FirstBytes>,
-    first_len: u64,
+    /// The first read's bytes, served to the units it holds.
+    first_read: FirstRead,
     want: Range<u64>,
     /// The temporary file, when ranges are written where they belong as they verify.
     positioned: Option<Arc<std::fs::File>>,
@@ -481,7 +459,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
             let mut map = self.prefetched.lock().expect("prefetch lock");
             map.remove(&(range.start, range.end))
         };
-        let (buf, held) = if let Some(buf) = self.out_of_first_read(&range) {
+        let (buf, held) = if let Some(buf) = self.first_read.take(&range, &self.shared.pool) {
             (buf, None)
         } else if let Some(ahead) = ahead() {
             ahead
@@ -554,42 +532,6 @@ impl<R: RangeReader> Fetcher<'_, R> {
             expected: self.layout.ciphertext_len()?,
             actual: total.min(range.start + buf.len() as u64),
         }))
-    }
-
-    /// The ciphertext `range` from the first read, when that read holds it: copied while a
-    /// later range may still be in it, moved out (no copy, and its memory is not held to the
-    /// end) by the last. None when it is not there (then it is fetched like any other).
-    fn out_of_first_read(&self, range: &Range<u64>) -> Option<Vec<u8>> {
-        if range.end > self.first_len || range.is_empty() {
-            return None;
-        }
-        let mut first = self.first_bytes.lock().expect("first-read lock");
-        let base = first.base;
-        let (start, end) = (range.start as usize, range.end as usize);
-        if start < base {
-            return None; // already handed out (not asked twice; fetched if it ever is)
-        }
-        first.users = first.users.saturating_sub(1);
-        let (start, end) = (start - base, end - base);
-        let mut bytes = first.bytes.take()?;
-        if first.users == 0 {
-            // The last unit it serves takes it.
-            bytes.truncate(end);
-            bytes.drain(..start);
-            return Some(bytes);
-        }
-        if start == 0 {
-            // The first of what is left (units come in order, as a rule): it keeps the
-            // buffer, and only the rest is copied out for the units still to come.
-            first.bytes = Some(bytes.split_off(end));
-            first.base = base + end;
-            return Some(bytes);
-        }
-        // Out of order: a copy of this unit, the rest stays for the others.
-        let mut buf = self.shared.pool.take_empty();
-        buf.extend_from_slice(bytes.get(start..end)?);
-        first.bytes = Some(bytes);
-        Some(buf)
     }
 
     /// Opens the fetched range `buf` (chunks `unit`, holding `held` of a shared budget) into an

@@ -104,7 +104,7 @@ impl<R: RangeReader> Fetcher<'_, R> {
     pub(super) fn in_memory(&self, unit: &Range<u64>) -> bool {
         let range = self.layout.cipher_range_of_chunks(unit.clone());
         let prefetched = self.prefetched.lock().expect("prefetch lock");
-        range.end <= self.first_len || prefetched.contains_key(&(range.start, range.end))
+        self.first_read.holds(&range) || prefetched.contains_key(&(range.start, range.end))
     }
 
     /// The units `read` (adjacent), received from one GET a unit at a time, each opened and
